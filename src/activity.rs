@@ -1,0 +1,118 @@
+//! Pure expiry arithmetic: no I/O, no clock of its own, so every rule here
+//! is tested with plain numbers.
+
+use crate::config::MAX_SECONDS;
+
+/// The timestamps that decide whether an authenticated session lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Times {
+    /// Unix seconds of the last request that counted as activity.
+    pub last_activity: i64,
+    /// Unix seconds of the login.
+    pub authenticated_at: i64,
+    /// This session's idle limit in seconds (per user, see `UserTimeouts`).
+    pub expire_after: i64,
+}
+
+impl Times {
+    /// Seconds since the last activity; never negative, even if the clock
+    /// stepped back.
+    pub fn idle(&self, now: i64) -> i64 {
+        (now - self.last_activity).max(0)
+    }
+
+    /// When the absolute limit ends the session, if one is set.
+    pub fn absolute_end(&self, absolute_after: u64) -> Option<i64> {
+        (absolute_after > 0).then(|| self.authenticated_at + absolute_after as i64)
+    }
+
+    /// Idle for `expire_after` or more, or past the absolute limit.
+    pub fn is_expired(&self, now: i64, absolute_after: u64) -> bool {
+        self.idle(now) >= self.expire_after
+            || self.absolute_end(absolute_after).is_some_and(|end| now >= end)
+    }
+}
+
+/// The last activity after a ping that says the tab was idle for
+/// `idle_for` seconds: only ever later than the stored value, never past now.
+pub(crate) fn merge_idle_for(last_activity: i64, now: i64, idle_for: u64) -> i64 {
+    let reported = now - idle_for.min(MAX_SECONDS) as i64;
+    last_activity.max(reported).min(now.max(last_activity))
+}
+
+/// Why an `idleFor` value was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdleForError {
+    /// Not a plain non-negative whole number.
+    NotWholeSeconds,
+    /// Larger than any idle time a browser could report.
+    TooLarge,
+}
+
+impl IdleForError {
+    pub fn message(self) -> String {
+        match self {
+            IdleForError::NotWholeSeconds => {
+                "idleFor must be a whole number of seconds, written with digits only".into()
+            }
+            IdleForError::TooLarge => format!("idleFor must be at most {MAX_SECONDS}"),
+        }
+    }
+}
+
+/// Parses `idleFor`: ASCII digits only (no sign, no fraction, no exponent).
+pub(crate) fn parse_idle_for(raw: &str) -> Result<u64, IdleForError> {
+    if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(if raw.len() > 20 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            IdleForError::TooLarge
+        } else {
+            IdleForError::NotWholeSeconds
+        });
+    }
+    match raw.parse::<u64>() {
+        Ok(n) if n <= MAX_SECONDS => Ok(n),
+        _ => Err(IdleForError::TooLarge),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Times = Times { last_activity: 1000, authenticated_at: 900, expire_after: 10 };
+
+    #[test]
+    fn expires_at_the_limit_not_before() {
+        assert!(!T.is_expired(1009, 0));
+        assert!(T.is_expired(1010, 0));
+    }
+
+    #[test]
+    fn absolute_limit_ends_an_active_session() {
+        assert!(!T.is_expired(1005, 200));
+        let busy = Times { last_activity: 1099, ..T };
+        assert!(busy.is_expired(1100, 200));
+        assert!(!busy.is_expired(1100, 0), "0 disables the absolute limit");
+    }
+
+    #[test]
+    fn idle_for_only_moves_forward_and_never_past_now() {
+        assert_eq!(merge_idle_for(1000, 1005, 2), 1003);
+        assert_eq!(merge_idle_for(1000, 1005, 9), 1000, "older report ignored");
+        assert_eq!(merge_idle_for(1000, 1005, 0), 1005);
+        assert_eq!(merge_idle_for(1010, 1005, 0), 1010, "clock stepped back: keep stored");
+        assert_eq!(merge_idle_for(1000, 1005, u64::MAX), 1000);
+    }
+
+    #[test]
+    fn idle_for_accepts_digits_only() {
+        assert_eq!(parse_idle_for("0"), Ok(0));
+        assert_eq!(parse_idle_for("42"), Ok(42));
+        for bad in ["", "-1", "+1", "1.5", "1e9", " 1", "abc", "0x10"] {
+            assert_eq!(parse_idle_for(bad), Err(IdleForError::NotWholeSeconds), "{bad}");
+        }
+        for huge in ["2147483648", "18446744073709551616", "99999999999999999999999"] {
+            assert_eq!(parse_idle_for(huge), Err(IdleForError::TooLarge), "{huge}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The 401 catcher: JSON for background requests, a login redirect for
+//! browsers.
+
+use std::sync::Arc;
+
+use rocket::http::{RawStr, Status};
+use rocket::response::status::Custom;
+use rocket::response::Redirect;
+use rocket::serde::json::{json, Json, Value};
+use rocket::{catch, catchers, Catcher, Request};
+
+use crate::config::Config;
+use crate::redirect::local_path;
+use crate::runtime::Runtime;
+
+/// The crate's catchers; register them with `.register("/", catchers())`.
+///
+/// A `401` (what [`Authenticated`](crate::Authenticated) forwards with)
+/// becomes `{"error":"session_expired","relogin_url":…}` for background
+/// requests (JSON `Accept` or an `X-Requested-With` header), and a redirect
+/// to `login_url?next=<this path>` for browsers.
+pub fn catchers() -> Vec<Catcher> {
+    catchers![unauthorized]
+}
+
+/// Whether a request was sent by script rather than by a page navigation.
+pub(crate) fn is_background(request: &Request<'_>) -> bool {
+    request.headers().contains("X-Requested-With")
+        || request.accept().is_some_and(|accept| accept.preferred().media_type().is_json())
+}
+
+#[catch(401)]
+fn unauthorized(request: &Request<'_>) -> Result<Redirect, Custom<Json<Value>>> {
+    let default = Config::default();
+    let config = request
+        .rocket()
+        .state::<Arc<Runtime>>()
+        .map_or(&default, |runtime| &runtime.config);
+    if is_background(request) {
+        return Err(Custom(
+            Status::Unauthorized,
+            Json(json!({ "error": "session_expired", "relogin_url": config.relogin_url })),
+        ));
+    }
+    Ok(Redirect::to(login_redirect(config, request)))
+}
+
+/// `login_url` with `next` set to the requested local path, when it is one.
+fn login_redirect(config: &Config, request: &Request<'_>) -> String {
+    let uri = request.uri().to_string();
+    let next = local_path(&uri).filter(|_| request.method() == rocket::http::Method::Get);
+    match next {
+        Some(next) => {
+            let glue = if config.login_url.contains('?') { '&' } else { '?' };
+            format!("{}{glue}next={}", config.login_url, RawStr::new(next).percent_encode())
+        }
+        None => config.login_url.clone(),
+    }
+}

@@ -1,0 +1,170 @@
+//! The `session_security` configuration table, read and validated at ignition.
+
+use rocket::figment::Figment;
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+/// Settings read from the `session_security` table of Rocket's configuration.
+///
+/// Every key can be set in `Rocket.toml` (`[default.session_security]`) or in
+/// the environment (`ROCKET_SESSION_SECURITY='{warn_after=5,expire_after=10}'`).
+/// A bad value aborts launch with a message naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Seconds idle before the browser warns.
+    ///
+    /// _Default:_ `540`
+    pub warn_after: u64,
+    /// Seconds idle before the server logs the user out.
+    ///
+    /// _Default:_ `600`
+    pub expire_after: u64,
+    /// Seconds after login when the session ends regardless of activity; `0`
+    /// disables the absolute limit.
+    ///
+    /// _Default:_ `43200`
+    pub absolute_after: u64,
+    /// Request paths (exact match) that never count as activity.
+    ///
+    /// _Default:_ `[]`
+    pub passive_paths: Vec<String>,
+    /// Rocket route names that never count as activity.
+    ///
+    /// _Default:_ `[]`
+    pub passive_routes: Vec<String>,
+    /// Back up the session at expiry and offer an in-place relogin; when
+    /// false the browser reloads or goes to `logout_url`, like the original.
+    ///
+    /// _Default:_ `true`
+    pub relogin: bool,
+    /// The login page opened inside the relogin dialog.
+    ///
+    /// _Default:_ `"/login/1"`
+    pub relogin_url: String,
+    /// Where a browser without a session is sent, with `?next=`.
+    ///
+    /// _Default:_ `"/login"`
+    pub login_url: String,
+    /// Where the browser goes on expiry when relogin is off; `None` reloads.
+    ///
+    /// _Default:_ none
+    pub logout_url: Option<String>,
+    /// Seconds a backup may wait for its relogin.
+    ///
+    /// _Default:_ `3600`
+    pub backup_ttl: u64,
+    /// Least seconds between two stored last-activity writes of one session,
+    /// so a page that fires many requests costs one write.
+    ///
+    /// _Default:_ `1`
+    pub activity_write_grace: u64,
+    /// Whether the session cookies carry `Secure`. Turn it off only for
+    /// plain-HTTP development.
+    ///
+    /// _Default:_ `true`
+    pub cookie_secure: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            warn_after: 540,
+            expire_after: 600,
+            absolute_after: 43200,
+            passive_paths: Vec::new(),
+            passive_routes: Vec::new(),
+            relogin: true,
+            relogin_url: "/login/1".into(),
+            login_url: "/login".into(),
+            logout_url: None,
+            backup_ttl: 3600,
+            activity_write_grace: 1,
+            cookie_secure: true,
+        }
+    }
+}
+
+/// Largest number of seconds any setting may hold (about 68 years), so that
+/// every sum of timestamps and durations stays inside an `i64`.
+pub(crate) const MAX_SECONDS: u64 = i32::MAX as u64;
+
+impl Config {
+    /// The name of the configuration table.
+    pub const TABLE: &'static str = "session_security";
+
+    /// Reads the `session_security` table from `figment`; a missing table
+    /// means all defaults.
+    pub fn from_figment(figment: &Figment) -> Result<Config, ConfigError> {
+        let config = match figment.extract_inner::<Config>(Self::TABLE) {
+            Ok(config) => config,
+            Err(e) if e.missing() && e.path.len() <= 1 => Config::default(),
+            Err(e) => return Err(ConfigError::from_figment(e)),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values against each other; the error names the bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, why: String| Err(ConfigError::new(key, why));
+        for (key, value) in [
+            ("warn_after", self.warn_after),
+            ("expire_after", self.expire_after),
+            ("backup_ttl", self.backup_ttl),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1 second".into());
+            }
+        }
+        for (key, value) in [
+            ("warn_after", self.warn_after),
+            ("expire_after", self.expire_after),
+            ("absolute_after", self.absolute_after),
+            ("backup_ttl", self.backup_ttl),
+            ("activity_write_grace", self.activity_write_grace),
+        ] {
+            if value > MAX_SECONDS {
+                return bad(key, format!("must be at most {MAX_SECONDS} seconds"));
+            }
+        }
+        if self.warn_after >= self.expire_after {
+            return bad(
+                "warn_after",
+                format!(
+                    "must be less than expire_after ({} >= {})",
+                    self.warn_after, self.expire_after
+                ),
+            );
+        }
+        if self.activity_write_grace >= self.expire_after {
+            return bad(
+                "activity_write_grace",
+                "must be less than expire_after".into(),
+            );
+        }
+        for (key, url) in [
+            ("relogin_url", Some(&self.relogin_url)),
+            ("login_url", Some(&self.login_url)),
+            ("logout_url", self.logout_url.as_ref()),
+        ] {
+            if let Some(url) = url {
+                if crate::redirect::local_path(url).is_none() {
+                    return bad(key, format!("must be a local path such as `/login`, not `{url}`"));
+                }
+            }
+        }
+        for path in &self.passive_paths {
+            if !path.starts_with('/') {
+                return bad("passive_paths", format!("`{path}` must start with `/`"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Seconds of warning the browser gives before expiry.
+    pub(crate) fn warning_lead(&self) -> u64 {
+        self.expire_after - self.warn_after
+    }
+}

@@ -1,0 +1,91 @@
+//! The crate's error types.
+
+use std::fmt;
+
+/// A `session_security` configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key at fault, e.g. `warn_after`.
+    pub key: String,
+    /// What is wrong with it and what to do.
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(key: &str, message: String) -> Self {
+        ConfigError { key: key.into(), message }
+    }
+
+    pub(crate) fn from_figment(e: rocket::figment::Error) -> Self {
+        use rocket::figment::error::Kind;
+        let key = match &e.kind {
+            Kind::UnknownField(field, _) => field.clone(),
+            _ => e.path.last().cloned().unwrap_or_else(|| "session_security".into()),
+        };
+        ConfigError { key, message: e.kind.to_string() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid `session_security.{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What can go wrong while reading or changing a session.
+#[derive(Debug)]
+pub enum Error {
+    /// The session store failed.
+    Store(sqlx::Error),
+    /// A value could not be turned into or read from JSON.
+    Json(serde_json::Error),
+    /// The fairing is not attached, so there is no session to work on.
+    NotAttached,
+    /// A crate template could not be registered or rendered.
+    Template(String),
+    /// The store's URL names a database this crate cannot use.
+    UnsupportedUrl(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Store(e) => write!(f, "session store error: {e}"),
+            Error::Json(e) => write!(f, "session value is not valid JSON: {e}"),
+            Error::NotAttached => write!(
+                f,
+                "session security fairing is not attached: add `.attach(SessionSecurity::fairing())`"
+            ),
+            Error::Template(e) => write!(f, "session security template error: {e}"),
+            Error::UnsupportedUrl(url) => write!(
+                f,
+                "unsupported session store url `{url}`: use `sqlite://...` or `postgres://...` \
+                 in `databases.session_security.url`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Store(e) => Some(e),
+            Error::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Json(e)
+    }
+}

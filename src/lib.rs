@@ -1,0 +1,162 @@
+//! # rocket_session_security
+//!
+//! Log out users who walk away, without punishing the ones who stayed.
+//!
+//! An authenticated session that sees no activity for `expire_after` seconds
+//! is logged out **by the server**, whatever the browser does. The browser
+//! warns at `warn_after` with a countdown, every tab of the user agrees on
+//! when they were last active, and on expiry the page can be hidden behind a
+//! login dialog instead of being thrown away, so the same user logs in again
+//! and carries on with every unsaved input in place.
+//!
+//! ## Usage
+//!
+//! 1. Add the dependency:
+//!
+//!    ```toml
+//!    [dependencies]
+//!    rocket_session_security = "0.1"
+//!    ```
+//!
+//! 2. Attach the fairing and register the 401 catcher:
+//!
+//!    ```no_run
+//!    # use rocket::launch;
+//!    use rocket_session_security::{catchers, SessionSecurity};
+//!
+//!    #[launch]
+//!    fn rocket() -> _ {
+//!        rocket::build()
+//!            .attach(SessionSecurity::fairing())
+//!            .register("/", catchers())
+//!    }
+//!    ```
+//!
+//!    The fairing attaches the `session_security` database (SQLite file
+//!    `session_security.sqlite` unless `databases.session_security.url` says
+//!    otherwise; `postgres://…` when several instances share sessions),
+//!    creates its tables and mounts its routes under `/session_security`.
+//!
+//! 3. Protect routes with [`Authenticated`], work with data through
+//!    [`Session`], and check forms with [`CsrfForm`]:
+//!
+//!    ```
+//!    # use rocket::{get, post, FromForm};
+//!    use rocket_session_security::{Authenticated, CsrfForm, Session};
+//!
+//!    #[get("/dashboard")]
+//!    fn dashboard(user: Authenticated, session: Session<'_>) -> String {
+//!        let visits: u32 = session.get("visits").unwrap_or(0) + 1;
+//!        session.insert("visits", visits).ok();
+//!        format!("hello {}, visit {visits}", user.user_id)
+//!    }
+//!
+//!    #[derive(FromForm)]
+//!    struct Note { text: String }
+//!
+//!    #[post("/notes", data = "<note>")]
+//!    fn add_note(_user: Authenticated, note: CsrfForm<Note>) -> String {
+//!        note.into_inner().text
+//!    }
+//!    ```
+//!
+//!    Put [`Session::csrf_token`] into every form as a hidden `csrf_token`
+//!    field.
+//!
+//! 4. In your login handler, call [`Session::login`] once the password is
+//!    checked. It issues a new session token, so a token planted before
+//!    login is worthless afterwards. Serve it at `/login` and
+//!    `/login/<relogin>`; when `next` comes along, pass it through
+//!    [`local_path`] before redirecting to it.
+//!
+//! ## What counts as activity
+//!
+//! Every request that carries a live session counts, except:
+//! - paths listed in `passive_paths` and routes named in `passive_routes`;
+//! - the crate's own `ping`, `status` and asset routes.
+//!
+//! Passive requests never extend a session, but an expired session is still
+//! logged out by them. The ping `GET /session_security/ping?idleFor=N`
+//! reports that the user was idle for `N` seconds in the browser: it may only
+//! move the last activity **forward** (towards now), never past now and
+//! never backwards, and it cannot revive a session that already expired.
+//! `N` must be whole seconds written with digits only; anything else is
+//! answered with `400` and changes nothing. The answer is the number of
+//! seconds since the real last activity across all tabs, or `"logout"`.
+//!
+//! Last-activity writes are coalesced: at most one per
+//! `activity_write_grace` seconds per session, and the stored value only
+//! ever moves forward in one SQL statement, so a slow request cannot
+//! overwrite newer activity.
+//!
+//! ## Configuration
+//!
+//! ```toml
+//! [default.session_security]
+//! warn_after = 540        # browser warns after 9 idle minutes
+//! expire_after = 600      # server logs out after 10
+//! absolute_after = 43200  # and after 12 hours whatever happens; 0 disables
+//! passive_paths = ["/notifications/count"]
+//! passive_routes = ["unread_badge"]
+//! relogin = true
+//! relogin_url = "/login/1"
+//! login_url = "/login"
+//! backup_ttl = 3600
+//! activity_write_grace = 1
+//! cookie_secure = true    # false only for plain-HTTP development
+//!
+//! [default.databases.session_security]
+//! url = "sqlite://session_security.sqlite"
+//! ```
+//!
+//! Or from the environment: `ROCKET_SESSION_SECURITY='{warn_after=5,expire_after=10}'`.
+//! A bad value aborts launch with a message naming the key; see [`Config`].
+//! Per-user limits come from a [`UserTimeouts`] hook.
+//!
+//! ## Security
+//!
+//! - The session token has 256 random bits and lives in an `HttpOnly`,
+//!   `SameSite=Lax`, `Secure` cookie; the store keeps only its SHA-256.
+//!   A cookie that matches nothing is no session, never an error.
+//! - Login and [`Session::cycle_id`] issue a new token; logout deletes the
+//!   session on the server.
+//! - Expiry is decided on the server before anything else in the request.
+//! - Responses to authenticated requests carry `Cache-Control: no-store`.
+//! - A store failure fails closed: the request is treated as anonymous.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod activity;
+mod assets;
+mod catcher;
+mod clock;
+mod config;
+mod cookie;
+mod error;
+mod fairing;
+mod guard;
+mod i18n;
+mod page;
+mod redirect;
+mod routes;
+mod runtime;
+mod session;
+mod store;
+mod timing;
+mod token;
+mod verdict;
+
+pub use catcher::catchers;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use cookie::{BACKUP_COOKIE, SESSION_COOKIE};
+pub use error::{ConfigError, Error};
+pub use fairing::SessionSecurity;
+pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, CSRF_FIELD, CSRF_HEADER};
+pub use page::{register_templates, PageContext};
+pub use redirect::local_path;
+pub use runtime::{LocaleHook, UserTimeouts};
+pub use session::Session;
+pub use timing::Timing;
+pub use store::{BackupRecord, SessionDb, SessionRecord, SessionStore, SqlStore, StorePool};

@@ -1,0 +1,135 @@
+//! What a page needs to carry the warning and relogin dialogs: the Tera
+//! templates, and the `session_security` context value they render.
+
+use rocket_dyn_templates::tera::{Context, Tera};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::assets;
+use crate::error::Error;
+use crate::guard::{CSRF_FIELD, CSRF_HEADER};
+use crate::i18n;
+use crate::session::Session;
+
+const ALL: (&str, &str) =
+    ("session_security/all.html", include_str!("../templates/session_security/all.html"));
+
+/// Registers the crate's templates into an application's Tera, so a base
+/// template can say `{% include "session_security/all.html" %}`.
+///
+/// ```no_run
+/// use rocket_dyn_templates::Template;
+///
+/// let templates = Template::custom(|engines| {
+///     if let Err(e) = rocket_session_security::register_templates(&mut engines.tera) {
+///         rocket::error!("{e}");
+///     }
+/// });
+/// ```
+pub fn register_templates(tera: &mut Tera) -> Result<(), Error> {
+    tera.add_raw_templates([ALL]).map_err(|e| Error::Template(e.to_string()))
+}
+
+/// The `session_security` value for a page's template context. It renders
+/// nothing unless the request has a live authenticated session.
+///
+/// ```
+/// # use rocket::get;
+/// use rocket_dyn_templates::{context, Template};
+/// use rocket_session_security::Session;
+///
+/// #[get("/")]
+/// fn home(session: Session<'_>) -> Template {
+///     Template::render("home", context! { session_security: session.page() })
+/// }
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct PageContext {
+    /// Whether the dialogs and script are rendered at all.
+    pub authenticated: bool,
+    /// The content-hashed script URL.
+    pub script_url: String,
+    /// The content-hashed stylesheet URL.
+    pub style_url: String,
+    /// The script's configuration, JSON safe inside a `<script>` element.
+    pub config_json: String,
+    /// The chosen locale, e.g. `pt_BR`.
+    pub lang: String,
+    /// The chosen locale's strings.
+    pub t: Value,
+}
+
+impl PageContext {
+    pub(crate) fn of(session: &Session<'_>) -> PageContext {
+        let verdict = session.verdict();
+        let config = &session.runtime().config;
+        let lang = verdict.locale.clone();
+        let strings = i18n::strings(&lang).clone();
+        let state = verdict.lock();
+        let (authenticated, config_json) = match (state.times(), state.record.as_ref()) {
+            (Some(times), Some(record)) => {
+                let timing = crate::Timing::new(times, config, verdict.now);
+                let script_config = json!({
+                    "pingUrl": crate::routes::PING_PATH,
+                    "keepaliveUrl": crate::routes::KEEPALIVE_PATH,
+                    "logoutUrl": crate::routes::LOGOUT_PATH,
+                    "afterLogoutUrl": config.logout_url,
+                    "warnAfter": timing.warn_after,
+                    "expireAfter": timing.expire_after,
+                    "idle": timing.idle,
+                    "relogin": config.relogin,
+                    "reloginUrl": config.relogin_url,
+                    "csrfToken": record.csrf_token,
+                    "csrfField": CSRF_FIELD,
+                    "csrfHeader": CSRF_HEADER,
+                    "lang": lang.replace('_', "-"),
+                    "strings": strings,
+                });
+                (true, script_safe_json(&script_config))
+            }
+            _ => (false, String::new()),
+        };
+        PageContext {
+            authenticated,
+            script_url: assets::script_url(),
+            style_url: assets::style_url(),
+            config_json,
+            lang,
+            t: strings,
+        }
+    }
+
+    /// The same markup as the Tera include, for applications that render
+    /// HTML some other way. Empty without a live authenticated session.
+    pub fn to_html(&self) -> Result<String, Error> {
+        let mut tera = Tera::default();
+        register_templates(&mut tera)?;
+        let mut context = Context::new();
+        context.insert("session_security", self);
+        tera.render(ALL.0, &context).map_err(|e| Error::Template(e.to_string()))
+    }
+}
+
+/// JSON that cannot end a `<script>` element or open a comment in it.
+fn script_safe_json(value: &Value) -> String {
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_json_cannot_close_the_script_element() {
+        let out = script_safe_json(&json!({ "x": "</script><!-- & \u{2028}" }));
+        assert!(!out.contains('<') && !out.contains('>') && !out.contains('&'));
+        let back: Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(back["x"], "</script><!-- & \u{2028}");
+    }
+}

@@ -1,0 +1,72 @@
+//! What the fairing, guards and routes share once Rocket has ignited.
+
+use std::sync::Arc;
+
+use rocket::{Orbit, Request, Rocket};
+
+use crate::clock::Clock;
+use crate::config::{Config, MAX_SECONDS};
+use crate::store::SessionStore;
+
+/// Decides a user's idle limit at login, e.g. a shorter one for managers,
+/// as the original's `get_expire_seconds` override did.
+///
+/// ```
+/// use rocket::{Orbit, Request, Rocket};
+/// use rocket_session_security::UserTimeouts;
+///
+/// struct Managers;
+///
+/// #[rocket::async_trait]
+/// impl UserTimeouts for Managers {
+///     async fn expire_after(&self, _rocket: &Rocket<Orbit>, user_id: &str) -> Option<u64> {
+///         (user_id == "bob").then_some(300)
+///     }
+/// }
+/// ```
+#[rocket::async_trait]
+pub trait UserTimeouts: Send + Sync + 'static {
+    /// Seconds of inactivity after which `user_id` is logged out; `None`
+    /// keeps the configured `expire_after`. A value shorter than the
+    /// configured warning lead (`expire_after - warn_after`) plus one second
+    /// is raised to it, so the user always gets the whole warning.
+    async fn expire_after(&self, rocket: &Rocket<Orbit>, user_id: &str) -> Option<u64>;
+}
+
+/// Picks the locale of the browser's strings for a request (e.g. from the
+/// user's profile); `None` falls back to `Accept-Language`.
+pub type LocaleHook = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
+
+/// Managed state: configuration, clock, store and hooks.
+pub(crate) struct Runtime {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub store: Arc<dyn SessionStore>,
+    pub timeouts: Option<Arc<dyn UserTimeouts>>,
+    pub locale: Option<LocaleHook>,
+}
+
+impl Runtime {
+    /// The idle limit for a user logging in now.
+    pub async fn expire_after_for(&self, rocket: &Rocket<Orbit>, user_id: &str) -> i64 {
+        let chosen = match &self.timeouts {
+            Some(hook) => hook.expire_after(rocket, user_id).await,
+            None => None,
+        };
+        let least = self.config.warning_lead() + 1;
+        chosen.unwrap_or(self.config.expire_after).clamp(least, MAX_SECONDS) as i64
+    }
+}
+
+impl Runtime {
+    /// The shipped locale for this request: the hook's choice if it names
+    /// one we ship, else the best `Accept-Language` match.
+    pub fn locale_for(&self, request: &Request<'_>) -> String {
+        let chosen = self.locale.as_ref().and_then(|hook| hook(request));
+        chosen
+            .as_deref()
+            .and_then(crate::i18n::match_tag)
+            .unwrap_or_else(|| crate::i18n::negotiate(request.headers().get_one("Accept-Language")))
+            .to_owned()
+    }
+}

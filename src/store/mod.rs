@@ -1,0 +1,71 @@
+//! Where sessions and relogin backups live between requests.
+//!
+//! [`SessionStore`] is the seam: the fairing only talks to the trait, and
+//! [`SqlStore`] implements it for SQLite and PostgreSQL, picked by URL.
+
+mod pool;
+mod sql;
+
+pub use pool::{SessionDb, StorePool};
+pub use sql::SqlStore;
+
+use crate::error::Error;
+
+/// One session row. The token itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    /// SHA-256 of the session token, hex.
+    pub token_hash: String,
+    /// The logged-in user, or `None` for an anonymous session.
+    pub user_id: Option<String>,
+    /// The application's session data, a JSON object.
+    pub data: String,
+    /// The session's CSRF token.
+    pub csrf_token: String,
+    /// Unix seconds when the row was created.
+    pub created_at: i64,
+    /// Unix seconds of the login, for the absolute limit.
+    pub authenticated_at: Option<i64>,
+    /// Unix seconds of the last activity; only ever moves forward.
+    pub last_activity: i64,
+    /// This session's idle limit in seconds.
+    pub expire_after: i64,
+}
+
+/// A logged-out session's data, kept for the same user's relogin.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BackupRecord {
+    /// SHA-256 of the backup cookie's value, hex.
+    pub id_hash: String,
+    /// The user the data belongs to; nobody else may get it.
+    pub user_id: String,
+    /// The application's session data, a JSON object.
+    pub data: String,
+    /// Unix seconds after which the backup is void.
+    pub expires_at: i64,
+}
+
+/// Storage for sessions and backups. Every method is one atomic step, so
+/// several application instances can share one store.
+#[rocket::async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Creates or upgrades the tables.
+    async fn migrate(&self) -> Result<(), Error>;
+    /// The session with this token hash, if any.
+    async fn load(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error>;
+    /// Adds a new session row.
+    async fn insert(&self, record: &SessionRecord) -> Result<(), Error>;
+    /// Replaces a session's application data.
+    async fn save_data(&self, token_hash: &str, data: &str) -> Result<(), Error>;
+    /// Sets last activity to the later of the stored value and `at`, in one
+    /// statement, so a slow request never moves it backwards.
+    async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error>;
+    /// Deletes a session.
+    async fn delete(&self, token_hash: &str) -> Result<(), Error>;
+    /// Adds a relogin backup.
+    async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error>;
+    /// Removes and returns a backup (single use), whether or not it expired.
+    async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error>;
+    /// Deletes expired sessions and backups; returns how many rows went.
+    async fn purge(&self, now: i64, absolute_after: u64) -> Result<u64, Error>;
+}

@@ -1,0 +1,162 @@
+//! The SQL store: one set of portable statements for SQLite and PostgreSQL.
+
+use super::{BackupRecord, SessionRecord, SessionStore, StorePool};
+use crate::error::Error;
+
+/// Runs `$body` with `$p` bound to whichever concrete pool `$pool` holds, so
+/// each statement is written once and type-checked for both backends.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
+            StorePool::Sqlite($p) => $body,
+            StorePool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Idempotent schema. BIGINT is a 64-bit integer in both databases.
+const SCHEMA: [&str; 4] = [
+    "CREATE TABLE IF NOT EXISTS session_security_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT,
+        data TEXT NOT NULL,
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        authenticated_at BIGINT,
+        last_activity BIGINT NOT NULL,
+        expire_after BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS session_security_sessions_idle
+        ON session_security_sessions (last_activity)",
+    "CREATE TABLE IF NOT EXISTS session_security_backups (
+        id_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        data TEXT NOT NULL,
+        expires_at BIGINT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS session_security_backups_expiry
+        ON session_security_backups (expires_at)",
+];
+
+const COLUMNS: &str = "token_hash, user_id, data, csrf_token, created_at, authenticated_at, \
+                       last_activity, expire_after";
+
+/// [`SessionStore`] over a [`StorePool`].
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: StorePool,
+}
+
+impl SqlStore {
+    /// A store on `pool`; call [`SessionStore::migrate`] before use.
+    pub fn new(pool: StorePool) -> Self {
+        SqlStore { pool }
+    }
+
+    /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`) outside
+    /// Rocket, for tests and tools.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let pool = if url.starts_with("sqlite:") {
+            StorePool::Sqlite(sqlx::SqlitePool::connect(url).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            StorePool::Postgres(sqlx::PgPool::connect(url).await?)
+        } else {
+            return Err(Error::UnsupportedUrl(url.into()));
+        };
+        Ok(SqlStore::new(pool))
+    }
+}
+
+#[rocket::async_trait]
+impl SessionStore for SqlStore {
+    async fn migrate(&self) -> Result<(), Error> {
+        for statement in SCHEMA {
+            on_pool!(&self.pool, |p| sqlx::query(statement).execute(p).await.map(drop))?;
+        }
+        Ok(())
+    }
+
+    async fn load(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM session_security_sessions WHERE token_hash = $1");
+        let row = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row)
+    }
+
+    async fn insert(&self, r: &SessionRecord) -> Result<(), Error> {
+        let sql = format!(
+            "INSERT INTO session_security_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
+        on_pool!(&self.pool, |p| sqlx::query(&sql)
+            .bind(&r.token_hash)
+            .bind(&r.user_id)
+            .bind(&r.data)
+            .bind(&r.csrf_token)
+            .bind(r.created_at)
+            .bind(r.authenticated_at)
+            .bind(r.last_activity)
+            .bind(r.expire_after)
+            .execute(p)
+            .await
+            .map(drop))?;
+        Ok(())
+    }
+
+    async fn save_data(&self, token_hash: &str, data: &str) -> Result<(), Error> {
+        let sql = "UPDATE session_security_sessions SET data = $1 WHERE token_hash = $2";
+        on_pool!(&self.pool, |p| sqlx::query(sql).bind(data).bind(token_hash).execute(p).await.map(drop))?;
+        Ok(())
+    }
+
+    async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error> {
+        // One statement: concurrent requests cannot interleave a read and a write.
+        let sql = "UPDATE session_security_sessions SET last_activity = $1 \
+                   WHERE token_hash = $2 AND last_activity < $1";
+        on_pool!(&self.pool, |p| sqlx::query(sql).bind(at).bind(token_hash).execute(p).await.map(drop))?;
+        Ok(())
+    }
+
+    async fn delete(&self, token_hash: &str) -> Result<(), Error> {
+        let sql = "DELETE FROM session_security_sessions WHERE token_hash = $1";
+        on_pool!(&self.pool, |p| sqlx::query(sql).bind(token_hash).execute(p).await.map(drop))?;
+        Ok(())
+    }
+
+    async fn insert_backup(&self, b: &BackupRecord) -> Result<(), Error> {
+        let sql = "INSERT INTO session_security_backups (id_hash, user_id, data, expires_at) \
+                   VALUES ($1, $2, $3, $4)";
+        on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(&b.id_hash)
+            .bind(&b.user_id)
+            .bind(&b.data)
+            .bind(b.expires_at)
+            .execute(p)
+            .await
+            .map(drop))?;
+        Ok(())
+    }
+
+    async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error> {
+        // DELETE … RETURNING: two relogins racing for one backup, one wins.
+        let sql = "DELETE FROM session_security_backups WHERE id_hash = $1 \
+                   RETURNING id_hash, user_id, data, expires_at";
+        let row = on_pool!(&self.pool, |p| sqlx::query_as(sql)
+            .bind(id_hash)
+            .fetch_optional(p)
+            .await)?;
+        Ok(row)
+    }
+
+    async fn purge(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
+        let sessions = "DELETE FROM session_security_sessions WHERE last_activity + expire_after <= $1 \
+             OR ($2 > 0 AND authenticated_at IS NOT NULL AND authenticated_at + $2 <= $1)";
+        let backups = "DELETE FROM session_security_backups WHERE expires_at <= $1";
+        let absolute = absolute_after as i64;
+        let gone = on_pool!(&self.pool, |p| {
+            let a = sqlx::query(sessions).bind(now).bind(absolute).execute(p).await?;
+            let b = sqlx::query(backups).bind(now).execute(p).await?;
+            Ok::<u64, sqlx::Error>(a.rows_affected() + b.rows_affected())
+        })?;
+        Ok(gone)
+    }
+}

@@ -1,0 +1,95 @@
+//! The per-request verdict: what the fairing found out about the session,
+//! written once in `on_request` and read by every guard and route.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rocket::Request;
+use serde_json::{Map, Value};
+
+use crate::activity::{IdleForError, Times};
+use crate::runtime::Runtime;
+use crate::store::SessionRecord;
+
+/// Request-local session state; its own type, so `local_cache` holds exactly one.
+pub(crate) struct Verdict {
+    /// `None` when the fairing did not run for this request.
+    pub runtime: Option<Arc<Runtime>>,
+    /// The time this request is judged at.
+    pub now: i64,
+    /// The locale for the browser's strings.
+    pub locale: String,
+    /// Whether the request arrived with a live authenticated session.
+    pub was_authenticated: bool,
+    state: Mutex<State>,
+}
+
+/// The mutable part: the session as handlers change it.
+#[derive(Default)]
+pub(crate) struct State {
+    /// The live session row, authenticated or anonymous.
+    pub record: Option<SessionRecord>,
+    /// The row exists only here so far; `on_response` inserts it.
+    pub pending_insert: bool,
+    /// The application's data, parsed.
+    pub data: Map<String, Value>,
+    /// `data` changed and must be saved.
+    pub data_dirty: bool,
+    /// A new session token for the cookie.
+    pub set_token: Option<String>,
+    /// The session cookie must be removed.
+    pub clear_token: bool,
+    /// A new relogin backup cookie.
+    pub backup_token: Option<String>,
+    /// This request found the session expired and logged it out.
+    pub expired: bool,
+    /// Record activity now even inside `activity_write_grace` (keepalive).
+    pub force_touch: bool,
+    /// The ping's `idleFor`, when this is a ping that carried one.
+    pub idle_for: Option<Result<u64, IdleForError>>,
+}
+
+impl State {
+    /// The authenticated user's session timing, if there is one.
+    pub fn times(&self) -> Option<Times> {
+        let record = self.record.as_ref()?;
+        record.user_id.as_ref()?;
+        Some(Times {
+            last_activity: record.last_activity,
+            authenticated_at: record.authenticated_at.unwrap_or(record.created_at),
+            expire_after: record.expire_after,
+        })
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        self.record.as_ref()?.user_id.as_deref()
+    }
+}
+
+impl Verdict {
+    pub fn new(runtime: Arc<Runtime>, now: i64, locale: String, state: State) -> Self {
+        let was_authenticated = state.user_id().is_some();
+        let state = Mutex::new(state);
+        Verdict { runtime: Some(runtime), now, locale, was_authenticated, state }
+    }
+
+    fn absent() -> Self {
+        Verdict {
+            runtime: None,
+            now: 0,
+            locale: crate::i18n::DEFAULT_LOCALE.into(),
+            was_authenticated: false,
+            state: Mutex::default(),
+        }
+    }
+
+    /// The verdict for `request`; an empty one if the fairing did not run.
+    pub fn of<'r>(request: &'r Request<'_>) -> &'r Verdict {
+        request.local_cache(Verdict::absent)
+    }
+
+    /// Locks the state. Never hold the guard across an `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
