@@ -29,7 +29,9 @@ impl Times {
     /// Idle for `expire_after` or more, or past the absolute limit.
     pub fn is_expired(&self, now: i64, absolute_after: u64) -> bool {
         self.idle(now) >= self.expire_after
-            || self.absolute_end(absolute_after).is_some_and(|end| now >= end)
+            || self
+                .absolute_end(absolute_after)
+                .is_some_and(|end| now >= end)
     }
 }
 
@@ -63,11 +65,13 @@ impl IdleForError {
 /// Parses `idleFor`: ASCII digits only (no sign, no fraction, no exponent).
 pub(crate) fn parse_idle_for(raw: &str) -> Result<u64, IdleForError> {
     if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(if raw.len() > 20 && raw.bytes().all(|b| b.is_ascii_digit()) {
-            IdleForError::TooLarge
-        } else {
-            IdleForError::NotWholeSeconds
-        });
+        return Err(
+            if raw.len() > 20 && raw.bytes().all(|b| b.is_ascii_digit()) {
+                IdleForError::TooLarge
+            } else {
+                IdleForError::NotWholeSeconds
+            },
+        );
     }
     match raw.parse::<u64>() {
         Ok(n) if n <= MAX_SECONDS => Ok(n),
@@ -79,7 +83,11 @@ pub(crate) fn parse_idle_for(raw: &str) -> Result<u64, IdleForError> {
 mod tests {
     use super::*;
 
-    const T: Times = Times { last_activity: 1000, authenticated_at: 900, expire_after: 10 };
+    const T: Times = Times {
+        last_activity: 1000,
+        authenticated_at: 900,
+        expire_after: 10,
+    };
 
     #[test]
     fn expires_at_the_limit_not_before() {
@@ -90,7 +98,10 @@ mod tests {
     #[test]
     fn absolute_limit_ends_an_active_session() {
         assert!(!T.is_expired(1005, 200));
-        let busy = Times { last_activity: 1099, ..T };
+        let busy = Times {
+            last_activity: 1099,
+            ..T
+        };
         assert!(busy.is_expired(1100, 200));
         assert!(!busy.is_expired(1100, 0), "0 disables the absolute limit");
     }
@@ -100,7 +111,11 @@ mod tests {
         assert_eq!(merge_idle_for(1000, 1005, 2), 1003);
         assert_eq!(merge_idle_for(1000, 1005, 9), 1000, "older report ignored");
         assert_eq!(merge_idle_for(1000, 1005, 0), 1005);
-        assert_eq!(merge_idle_for(1010, 1005, 0), 1010, "clock stepped back: keep stored");
+        assert_eq!(
+            merge_idle_for(1010, 1005, 0),
+            1010,
+            "clock stepped back: keep stored"
+        );
         assert_eq!(merge_idle_for(1000, 1005, u64::MAX), 1000);
     }
 
@@ -109,9 +124,17 @@ mod tests {
         assert_eq!(parse_idle_for("0"), Ok(0));
         assert_eq!(parse_idle_for("42"), Ok(42));
         for bad in ["", "-1", "+1", "1.5", "1e9", " 1", "abc", "0x10"] {
-            assert_eq!(parse_idle_for(bad), Err(IdleForError::NotWholeSeconds), "{bad}");
+            assert_eq!(
+                parse_idle_for(bad),
+                Err(IdleForError::NotWholeSeconds),
+                "{bad}"
+            );
         }
-        for huge in ["2147483648", "18446744073709551616", "99999999999999999999999"] {
+        for huge in [
+            "2147483648",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ] {
             assert_eq!(parse_idle_for(huge), Err(IdleForError::TooLarge), "{huge}");
         }
     }

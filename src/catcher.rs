@@ -26,7 +26,9 @@ pub fn catchers() -> Vec<Catcher> {
 /// Whether a request was sent by script rather than by a page navigation.
 pub(crate) fn is_background(request: &Request<'_>) -> bool {
     request.headers().contains("X-Requested-With")
-        || request.accept().is_some_and(|accept| accept.preferred().media_type().is_json())
+        || request
+            .accept()
+            .is_some_and(|accept| accept.preferred().media_type().is_json())
 }
 
 #[catch(401)]
@@ -51,8 +53,16 @@ fn login_redirect(config: &Config, request: &Request<'_>) -> String {
     let next = local_path(&uri).filter(|_| request.method() == rocket::http::Method::Get);
     match next {
         Some(next) => {
-            let glue = if config.login_url.contains('?') { '&' } else { '?' };
-            format!("{}{glue}next={}", config.login_url, RawStr::new(next).percent_encode())
+            let glue = if config.login_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!(
+                "{}{glue}next={}",
+                config.login_url,
+                RawStr::new(next).percent_encode()
+            )
         }
         None => config.login_url.clone(),
     }

@@ -1,7 +1,7 @@
 //! The `session_security` configuration table, read and validated at ignition.
 
 use rocket::figment::Figment;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 
@@ -10,7 +10,7 @@ use crate::error::ConfigError;
 /// Every key can be set in `Rocket.toml` (`[default.session_security]`) or in
 /// the environment (`ROCKET_SESSION_SECURITY='{warn_after=5,expire_after=10}'`).
 /// A bad value aborts launch with a message naming the key.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Seconds idle before the browser warns.
@@ -100,10 +100,25 @@ impl Config {
         let config = match figment.extract_inner::<Config>(Self::TABLE) {
             Ok(config) => config,
             Err(e) if e.missing() && e.path.len() <= 1 => Config::default(),
-            Err(e) => return Err(ConfigError::from_figment(e)),
+            Err(e) => {
+                return Err(Self::culprit(figment).unwrap_or_else(|| ConfigError::from_figment(e)))
+            }
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// Serde does not say which field a type error is in, so try each key
+    /// alone on top of the defaults and blame the first that fails.
+    fn culprit(figment: &Figment) -> Option<ConfigError> {
+        use rocket::figment::providers::Serialized;
+        use rocket::figment::value::Dict;
+        let table: Dict = figment.extract_inner(Self::TABLE).ok()?;
+        table.into_iter().find_map(|(key, value)| {
+            let alone = Figment::from(Serialized::defaults(Config::default())).merge((&key, value));
+            let error = alone.extract::<Config>().err()?;
+            Some(ConfigError::new(&key, error.kind.to_string()))
+        })
     }
 
     /// Checks the values against each other; the error names the bad key.
@@ -151,7 +166,10 @@ impl Config {
         ] {
             if let Some(url) = url {
                 if crate::redirect::local_path(url).is_none() {
-                    return bad(key, format!("must be a local path such as `/login`, not `{url}`"));
+                    return bad(
+                        key,
+                        format!("must be a local path such as `/login`, not `{url}`"),
+                    );
                 }
             }
         }

@@ -12,7 +12,12 @@ pub const SESSION_COOKIE: &str = "session_security";
 /// Names the relogin backup of a session that expired in this browser.
 pub const BACKUP_COOKIE: &str = "session_security_backup";
 
-fn build(name: &'static str, value: String, same_site: SameSite, config: &Config) -> Cookie<'static> {
+fn build(
+    name: &'static str,
+    value: String,
+    same_site: SameSite,
+    config: &Config,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
@@ -35,7 +40,11 @@ pub(crate) fn backup(id: String, config: &Config) -> Header<'static> {
 
 /// A cookie that tells the browser to drop `name` at once.
 pub(crate) fn removal(name: &'static str, config: &Config) -> Header<'static> {
-    let same_site = if name == BACKUP_COOKIE { SameSite::Strict } else { SameSite::Lax };
+    let same_site = if name == BACKUP_COOKIE {
+        SameSite::Strict
+    } else {
+        SameSite::Lax
+    };
     let mut cookie = build(name, String::new(), same_site, config);
     cookie.make_removal();
     header(cookie)

@@ -13,22 +13,36 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub(crate) fn new(key: &str, message: String) -> Self {
-        ConfigError { key: key.into(), message }
+        ConfigError {
+            key: key.into(),
+            message,
+        }
     }
 
     pub(crate) fn from_figment(e: rocket::figment::Error) -> Self {
         use rocket::figment::error::Kind;
         let key = match &e.kind {
             Kind::UnknownField(field, _) => field.clone(),
-            _ => e.path.last().cloned().unwrap_or_else(|| "session_security".into()),
+            _ => e
+                .path
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "session_security".into()),
         };
-        ConfigError { key, message: e.kind.to_string() }
+        ConfigError {
+            key,
+            message: e.kind.to_string(),
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid `session_security.{}`: {}", self.key, self.message)
+        write!(
+            f,
+            "invalid `session_security.{}`: {}",
+            self.key, self.message
+        )
     }
 }
 

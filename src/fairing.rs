@@ -44,7 +44,11 @@ pub struct SessionSecurity {
 impl SessionSecurity {
     /// The fairing with the real clock and the configured timeouts.
     pub fn fairing() -> Self {
-        SessionSecurity { clock: Arc::new(SystemClock), timeouts: None, locale: None }
+        SessionSecurity {
+            clock: Arc::new(SystemClock),
+            timeouts: None,
+            locale: None,
+        }
     }
 
     /// Uses `clock` instead of the wall clock, so tests can move time.
@@ -95,16 +99,27 @@ impl Fairing for SessionSecurity {
         let timeouts = self.timeouts.clone();
         let locale = self.locale.clone();
         let connect = AdHoc::try_on_ignite("Session Security store", move |rocket| async move {
-            let Some(db) = SessionDb::fetch(&rocket) else { return Err(rocket) };
+            let Some(db) = SessionDb::fetch(&rocket) else {
+                return Err(rocket);
+            };
             let store = SqlStore::new((**db).clone());
             if let Err(e) = store.migrate().await {
                 rocket::error!("session store schema could not be created: {e}");
                 return Err(rocket);
             }
             let store: Arc<dyn SessionStore> = Arc::new(store);
-            Ok(rocket.manage(Arc::new(Runtime { config, clock, store, timeouts, locale })))
+            Ok(rocket.manage(Arc::new(Runtime {
+                config,
+                clock,
+                store,
+                timeouts,
+                locale,
+            })))
         });
-        Ok(rocket.attach(SessionDb::init()).attach(connect).mount(BASE, routes::routes()))
+        Ok(rocket
+            .attach(SessionDb::init())
+            .attach(connect)
+            .mount(BASE, routes::routes()))
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
@@ -114,7 +129,9 @@ impl Fairing for SessionSecurity {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
-        let Some(runtime) = Self::runtime(request).cloned() else { return };
+        let Some(runtime) = Self::runtime(request).cloned() else {
+            return;
+        };
         let now = runtime.clock.now();
         let state = match evaluate(&runtime, request, now).await {
             Ok(state) => state,
@@ -133,7 +150,9 @@ impl Fairing for SessionSecurity {
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
         let verdict = Verdict::of(request);
-        let Some(runtime) = verdict.runtime.as_ref() else { return };
+        let Some(runtime) = verdict.runtime.as_ref() else {
+            return;
+        };
         if let Err(e) = persist(runtime, request, verdict).await {
             rocket::error!("session security: could not save the session: {e}");
         }
@@ -165,8 +184,13 @@ async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<
             parse_idle_for(raw)
         });
     }
-    let token = request.cookies().get(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let Some(token) = token.filter(|t| token::well_formed(t)) else { return Ok(state) };
+    let token = request
+        .cookies()
+        .get(SESSION_COOKIE)
+        .map(|c| c.value().to_owned());
+    let Some(token) = token.filter(|t| token::well_formed(t)) else {
+        return Ok(state);
+    };
     let Some(mut record) = runtime.store.load(&token::hash(&token)).await? else {
         state.clear_token = true;
         return Ok(state);
@@ -174,7 +198,9 @@ async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<
     let data = serde_json::from_str(&record.data).unwrap_or_else(|_| Map::new());
     state.record = Some(record.clone());
     state.data = data;
-    let Some(times) = state.times() else { return Ok(state) };
+    let Some(times) = state.times() else {
+        return Ok(state);
+    };
 
     if times.is_expired(now, runtime.config.absolute_after) {
         return expire(runtime, state, now).await;
@@ -192,8 +218,14 @@ async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<
 
 /// Logs an expired session out, backing its data up for a relogin first.
 async fn expire(runtime: &Runtime, state: State, now: i64) -> Result<State, Error> {
-    let Some(record) = state.record else { return Ok(State::default()) };
-    let mut expired = State { clear_token: true, expired: true, ..State::default() };
+    let Some(record) = state.record else {
+        return Ok(State::default());
+    };
+    let mut expired = State {
+        clear_token: true,
+        expired: true,
+        ..State::default()
+    };
     if let (true, Some(user_id)) = (runtime.config.relogin, record.user_id.clone()) {
         let id = token::random_secret();
         let backup = BackupRecord {
@@ -213,22 +245,29 @@ async fn expire(runtime: &Runtime, state: State, now: i64) -> Result<State, Erro
 async fn persist(runtime: &Runtime, request: &Request<'_>, verdict: &Verdict) -> Result<(), Error> {
     let (insert, save, touch) = {
         let mut state = verdict.lock();
-        let Some(record) = state.record.clone() else { return Ok(()) };
+        let Some(record) = state.record.clone() else {
+            return Ok(());
+        };
         let data = serde_json::to_string(&state.data)?;
         let insert = state.pending_insert.then(|| crate::store::SessionRecord {
             data: data.clone(),
             ..record.clone()
         });
-        let save = (!state.pending_insert && state.data_dirty).then(|| data);
+        let save = (!state.pending_insert && state.data_dirty).then_some(data);
         let idle_long_enough =
             verdict.now - record.last_activity >= runtime.config.activity_write_grace as i64;
         let touch = record.user_id.is_some()
             && !state.pending_insert
+            && !state.csrf_refused
             && (idle_long_enough || state.force_touch)
             && !is_passive(&runtime.config, request);
         state.pending_insert = false;
         state.data_dirty = false;
-        (insert, save.map(|d| (record.token_hash.clone(), d)), touch.then_some(record.token_hash))
+        (
+            insert,
+            save.map(|d| (record.token_hash.clone(), d)),
+            touch.then_some(record.token_hash),
+        )
     };
     if let Some(record) = insert {
         runtime.store.insert(&record).await?;
@@ -254,7 +293,7 @@ fn is_passive(config: &Config, request: &Request<'_>) -> bool {
 
 /// Deletes expired sessions and backups every so often until shutdown.
 fn tokio_purge(runtime: Arc<Runtime>, shutdown: rocket::Shutdown) {
-    let every = std::time::Duration::from_secs(runtime.config.expire_after.clamp(1, 60));
+    let every = std::time::Duration::from_secs((runtime.config.expire_after / 2).clamp(1, 60));
     rocket::tokio::spawn(async move {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -263,7 +302,11 @@ fn tokio_purge(runtime: Arc<Runtime>, shutdown: rocket::Shutdown) {
                 _ = rocket::tokio::time::sleep(every) => {}
             }
             let now = runtime.clock.now();
-            if let Err(e) = runtime.store.purge(now, runtime.config.absolute_after).await {
+            if let Err(e) = runtime
+                .store
+                .purge(now, runtime.config.absolute_after)
+                .await
+            {
                 rocket::warn!("session security: purge failed: {e}");
             }
         }

@@ -68,14 +68,18 @@ fn is_safe(method: Method) -> bool {
 
 /// Compares `sent` with the session's token without creating a session.
 fn check(session: &Session<'_>, sent: Option<&str>) -> Result<(), CsrfError> {
-    let sent = sent.ok_or(CsrfError::Missing)?;
-    let state = session.verdict().lock();
-    match state.record.as_ref() {
-        Some(record) if !state.pending_insert || record.user_id.is_some() => {
-            token::same_secret(&record.csrf_token, sent).then_some(()).ok_or(CsrfError::Mismatch)
+    let mut state = session.verdict().lock();
+    let verdict = match (sent, state.record.as_ref()) {
+        (None, _) => Err(CsrfError::Missing),
+        (Some(sent), Some(record)) if !state.pending_insert || record.user_id.is_some() => {
+            token::same_secret(&record.csrf_token, sent)
+                .then_some(())
+                .ok_or(CsrfError::Mismatch)
         }
         _ => Err(CsrfError::Mismatch),
-    }
+    };
+    state.csrf_refused |= verdict.is_err();
+    verdict
 }
 
 #[rocket::async_trait]
@@ -155,7 +159,10 @@ impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
         use rocket::outcome::Outcome::{Error, Success};
         let Success(session) = request.guard::<Session<'_>>().await else {
-            return Error((Status::InternalServerError, CsrfFormError::Csrf(CsrfError::Missing)));
+            return Error((
+                Status::InternalServerError,
+                CsrfFormError::Csrf(CsrfError::Missing),
+            ));
         };
         let limit = request.limits().get("form").unwrap_or(32.kibibytes());
         let body = match data.open(limit).into_string().await {
@@ -183,7 +190,11 @@ impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
 
 /// Splits and percent-decodes an `application/x-www-form-urlencoded` body.
 fn decode_fields(body: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| RawStr::new(&s.replace('+', " ")).url_decode_lossy().into_owned();
+    let decode = |s: &str| {
+        RawStr::new(&s.replace('+', " "))
+            .url_decode_lossy()
+            .into_owned()
+    };
     body.split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {

@@ -21,7 +21,9 @@ pub(crate) const DEFAULT_LOCALE: &str = "en";
 /// The strings of `locale`, or English.
 pub(crate) fn strings(locale: &str) -> &'static Value {
     let all = locales();
-    all.get(locale).or_else(|| all.get(DEFAULT_LOCALE)).unwrap_or(&Value::Null)
+    all.get(locale)
+        .or_else(|| all.get(DEFAULT_LOCALE))
+        .unwrap_or(&Value::Null)
 }
 
 /// The shipped locale that best matches a language tag (`pt-BR`, `de`,
@@ -32,14 +34,20 @@ pub(crate) fn match_tag(tag: &str) -> Option<&'static str> {
     let exact = all.keys().find(|k| k.eq_ignore_ascii_case(&tag));
     let language = tag.split('_').next().unwrap_or_default();
     let same_language = || {
-        all.keys().find(|k| k.split('_').next().is_some_and(|l| l.eq_ignore_ascii_case(language)))
+        all.keys().find(|k| {
+            k.split('_')
+                .next()
+                .is_some_and(|l| l.eq_ignore_ascii_case(language))
+        })
     };
     exact.or_else(same_language).map(String::as_str)
 }
 
 /// The best shipped locale for an `Accept-Language` header, by q-value.
 pub(crate) fn negotiate(accept_language: Option<&str>) -> &'static str {
-    let Some(header) = accept_language else { return DEFAULT_LOCALE };
+    let Some(header) = accept_language else {
+        return DEFAULT_LOCALE;
+    };
     let mut wanted: Vec<(f32, &str)> = header
         .split(',')
         .filter_map(|part| {
@@ -52,7 +60,10 @@ pub(crate) fn negotiate(accept_language: Option<&str>) -> &'static str {
         })
         .collect();
     wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
-    wanted.iter().find_map(|(_, tag)| match_tag(tag)).unwrap_or(DEFAULT_LOCALE)
+    wanted
+        .iter()
+        .find_map(|(_, tag)| match_tag(tag))
+        .unwrap_or(DEFAULT_LOCALE)
 }
 
 #[cfg(test)]

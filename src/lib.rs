@@ -153,10 +153,12 @@ pub use config::Config;
 pub use cookie::{BACKUP_COOKIE, SESSION_COOKIE};
 pub use error::{ConfigError, Error};
 pub use fairing::SessionSecurity;
-pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, CSRF_FIELD, CSRF_HEADER};
+pub use guard::{
+    Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, CSRF_FIELD, CSRF_HEADER,
+};
 pub use page::{register_templates, PageContext};
 pub use redirect::local_path;
 pub use runtime::{LocaleHook, UserTimeouts};
 pub use session::Session;
-pub use timing::Timing;
 pub use store::{BackupRecord, SessionDb, SessionRecord, SessionStore, SqlStore, StorePool};
+pub use timing::Timing;

@@ -11,8 +11,10 @@ use crate::guard::{CSRF_FIELD, CSRF_HEADER};
 use crate::i18n;
 use crate::session::Session;
 
-const ALL: (&str, &str) =
-    ("session_security/all.html", include_str!("../templates/session_security/all.html"));
+const ALL: (&str, &str) = (
+    "session_security/all.html",
+    include_str!("../templates/session_security/all.html"),
+);
 
 /// Registers the crate's templates into an application's Tera, so a base
 /// template can say `{% include "session_security/all.html" %}`.
@@ -27,7 +29,8 @@ const ALL: (&str, &str) =
 /// });
 /// ```
 pub fn register_templates(tera: &mut Tera) -> Result<(), Error> {
-    tera.add_raw_templates([ALL]).map_err(|e| Error::Template(e.to_string()))
+    tera.add_raw_templates([ALL])
+        .map_err(|e| Error::Template(e.to_string()))
 }
 
 /// The `session_security` value for a page's template context. It renders
@@ -106,7 +109,8 @@ impl PageContext {
         register_templates(&mut tera)?;
         let mut context = Context::new();
         context.insert("session_security", self);
-        tera.render(ALL.0, &context).map_err(|e| Error::Template(e.to_string()))
+        tera.render(ALL.0, &context)
+            .map_err(|e| Error::Template(e.to_string()))
     }
 }
 

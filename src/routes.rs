@@ -20,7 +20,14 @@ pub(crate) const LOGOUT_PATH: &str = "/session_security/logout";
 pub(crate) const ASSETS_PATH: &str = "/session_security/assets/";
 
 pub(crate) fn routes() -> Vec<Route> {
-    routes![ping, status, keepalive, logout, crate::assets::script, crate::assets::style]
+    routes![
+        ping,
+        status,
+        keepalive,
+        logout,
+        crate::assets::script,
+        crate::assets::style
+    ]
 }
 
 /// Answer of a refused request: `{"error": code, "message": why}`.
@@ -76,13 +83,19 @@ async fn logout(
 ) -> Result<Json<Value>, Custom<Json<Value>>> {
     match session.logout().await {
         Ok(()) => Ok(Json(json!({ "logged_out": true }))),
-        Err(e) => Err(refusal(Status::ServiceUnavailable, "store_unavailable", e.to_string())),
+        Err(e) => Err(refusal(
+            Status::ServiceUnavailable,
+            "store_unavailable",
+            e.to_string(),
+        )),
     }
 }
 
 /// The session's timing as JSON; `{"authenticated": false}` without one.
 fn timing(session: &Session<'_>) -> Value {
-    let Some(timing) = session.timing() else { return json!({ "authenticated": false }) };
+    let Some(timing) = session.timing() else {
+        return json!({ "authenticated": false });
+    };
     let mut answer = json!(timing);
     answer["authenticated"] = json!(true);
     answer

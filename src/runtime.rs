@@ -54,7 +54,9 @@ impl Runtime {
             None => None,
         };
         let least = self.config.warning_lead() + 1;
-        chosen.unwrap_or(self.config.expire_after).clamp(least, MAX_SECONDS) as i64
+        chosen
+            .unwrap_or(self.config.expire_after)
+            .clamp(least, MAX_SECONDS) as i64
     }
 }
 

@@ -71,7 +71,11 @@ impl<'r> Session<'r> {
     pub fn csrf_token(&self) -> String {
         let mut state = self.verdict.lock();
         self.ensure_record(&mut state);
-        state.record.as_ref().map(|r| r.csrf_token.clone()).unwrap_or_default()
+        state
+            .record
+            .as_ref()
+            .map(|r| r.csrf_token.clone())
+            .unwrap_or_default()
     }
 
     /// Logs `user_id` in: a new session token (the old one dies, against
@@ -114,7 +118,10 @@ impl<'r> Session<'r> {
         let old = {
             let mut state = self.verdict.lock();
             let old = state.record.take().filter(|_| !state.pending_insert);
-            *state = State { clear_token: true, ..State::default() };
+            *state = State {
+                clear_token: true,
+                ..State::default()
+            };
             old
         };
         if let Some(old) = old {
@@ -129,7 +136,9 @@ impl<'r> Session<'r> {
         let token = token::random_secret();
         let (old, record) = {
             let state = self.verdict.lock();
-            let Some(old) = state.record.clone() else { return Ok(()) };
+            let Some(old) = state.record.clone() else {
+                return Ok(());
+            };
             let record = SessionRecord {
                 token_hash: token::hash(&token),
                 data: serde_json::to_string(&state.data)?,
@@ -173,7 +182,11 @@ impl<'r> Session<'r> {
     /// The authenticated session's timing, as of this request.
     pub fn timing(&self) -> Option<crate::Timing> {
         let times = self.verdict.lock().times()?;
-        Some(crate::Timing::new(times, &self.runtime.config, self.verdict.now))
+        Some(crate::Timing::new(
+            times,
+            &self.runtime.config,
+            self.verdict.now,
+        ))
     }
 
     /// The `session_security` value for a template context (see
@@ -198,8 +211,15 @@ impl<'r> FromRequest<'r> for Session<'r> {
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let verdict = Verdict::of(request);
         match &verdict.runtime {
-            Some(runtime) => Outcome::Success(Session { verdict, runtime, rocket: request.rocket() }),
-            None => Outcome::Error((rocket::http::Status::InternalServerError, Error::NotAttached)),
+            Some(runtime) => Outcome::Success(Session {
+                verdict,
+                runtime,
+                rocket: request.rocket(),
+            }),
+            None => Outcome::Error((
+                rocket::http::Status::InternalServerError,
+                Error::NotAttached,
+            )),
         }
     }
 }

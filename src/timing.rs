@@ -33,7 +33,9 @@ impl Timing {
             expire_after: times.expire_after,
             warn_in: (warn_after - idle).max(0),
             expire_in: (times.expire_after - idle).max(0),
-            absolute_in: times.absolute_end(config.absolute_after).map(|end| (end - now).max(0)),
+            absolute_in: times
+                .absolute_end(config.absolute_after)
+                .map(|end| (end - now).max(0)),
         }
     }
 }

@@ -18,7 +18,8 @@ pub(crate) struct Verdict {
     pub now: i64,
     /// The locale for the browser's strings.
     pub locale: String,
-    /// Whether the request arrived with a live authenticated session.
+    /// Whether the request arrived with an authenticated session, live or
+    /// expired just now.
     pub was_authenticated: bool,
     state: Mutex<State>,
 }
@@ -42,6 +43,8 @@ pub(crate) struct State {
     pub backup_token: Option<String>,
     /// This request found the session expired and logged it out.
     pub expired: bool,
+    /// A CSRF check failed: a forged request must not extend the session.
+    pub csrf_refused: bool,
     /// Record activity now even inside `activity_write_grace` (keepalive).
     pub force_touch: bool,
     /// The ping's `idleFor`, when this is a ping that carried one.
@@ -67,9 +70,15 @@ impl State {
 
 impl Verdict {
     pub fn new(runtime: Arc<Runtime>, now: i64, locale: String, state: State) -> Self {
-        let was_authenticated = state.user_id().is_some();
+        let was_authenticated = state.user_id().is_some() || state.expired;
         let state = Mutex::new(state);
-        Verdict { runtime: Some(runtime), now, locale, was_authenticated, state }
+        Verdict {
+            runtime: Some(runtime),
+            now,
+            locale,
+            was_authenticated,
+            state,
+        }
     }
 
     fn absent() -> Self {
@@ -90,6 +99,8 @@ impl Verdict {
     /// Locks the state. Never hold the guard across an `.await`.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep going.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

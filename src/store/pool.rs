@@ -27,15 +27,21 @@ impl Pool for StorePool {
     type Error = PoolError;
 
     async fn init(figment: &Figment) -> Result<Self, Self::Error> {
-        let figment = figment.clone().join(Serialized::default("url", DEFAULT_URL));
+        let figment = figment
+            .clone()
+            .join(Serialized::default("url", DEFAULT_URL));
         let url: String = figment.extract_inner("url")?;
         if url.starts_with("sqlite:") {
-            Ok(StorePool::Sqlite(<SqlitePool as Pool>::init(&figment).await?))
+            Ok(StorePool::Sqlite(
+                <SqlitePool as Pool>::init(&figment).await?,
+            ))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Ok(StorePool::Postgres(<PgPool as Pool>::init(&figment).await?))
         } else {
             let why = crate::error::Error::UnsupportedUrl(url).to_string();
-            Err(rocket_db_pools::Error::Init(sqlx::Error::Configuration(why.into())))
+            Err(rocket_db_pools::Error::Init(sqlx::Error::Configuration(
+                why.into(),
+            )))
         }
     }
 

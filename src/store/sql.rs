@@ -69,7 +69,10 @@ impl SqlStore {
 impl SessionStore for SqlStore {
     async fn migrate(&self) -> Result<(), Error> {
         for statement in SCHEMA {
-            on_pool!(&self.pool, |p| sqlx::query(statement).execute(p).await.map(drop))?;
+            on_pool!(&self.pool, |p| sqlx::query(statement)
+                .execute(p)
+                .await
+                .map(drop))?;
         }
         Ok(())
     }
@@ -104,7 +107,12 @@ impl SessionStore for SqlStore {
 
     async fn save_data(&self, token_hash: &str, data: &str) -> Result<(), Error> {
         let sql = "UPDATE session_security_sessions SET data = $1 WHERE token_hash = $2";
-        on_pool!(&self.pool, |p| sqlx::query(sql).bind(data).bind(token_hash).execute(p).await.map(drop))?;
+        on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(data)
+            .bind(token_hash)
+            .execute(p)
+            .await
+            .map(drop))?;
         Ok(())
     }
 
@@ -112,13 +120,22 @@ impl SessionStore for SqlStore {
         // One statement: concurrent requests cannot interleave a read and a write.
         let sql = "UPDATE session_security_sessions SET last_activity = $1 \
                    WHERE token_hash = $2 AND last_activity < $1";
-        on_pool!(&self.pool, |p| sqlx::query(sql).bind(at).bind(token_hash).execute(p).await.map(drop))?;
+        on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(at)
+            .bind(token_hash)
+            .execute(p)
+            .await
+            .map(drop))?;
         Ok(())
     }
 
     async fn delete(&self, token_hash: &str) -> Result<(), Error> {
         let sql = "DELETE FROM session_security_sessions WHERE token_hash = $1";
-        on_pool!(&self.pool, |p| sqlx::query(sql).bind(token_hash).execute(p).await.map(drop))?;
+        on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(token_hash)
+            .execute(p)
+            .await
+            .map(drop))?;
         Ok(())
     }
 
@@ -148,12 +165,17 @@ impl SessionStore for SqlStore {
     }
 
     async fn purge(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
-        let sessions = "DELETE FROM session_security_sessions WHERE last_activity + expire_after <= $1 \
+        let sessions =
+            "DELETE FROM session_security_sessions WHERE last_activity + expire_after <= $1 \
              OR ($2 > 0 AND authenticated_at IS NOT NULL AND authenticated_at + $2 <= $1)";
         let backups = "DELETE FROM session_security_backups WHERE expires_at <= $1";
         let absolute = absolute_after as i64;
         let gone = on_pool!(&self.pool, |p| {
-            let a = sqlx::query(sessions).bind(now).bind(absolute).execute(p).await?;
+            let a = sqlx::query(sessions)
+                .bind(now)
+                .bind(absolute)
+                .execute(p)
+                .await?;
             let b = sqlx::query(backups).bind(now).execute(p).await?;
             Ok::<u64, sqlx::Error>(a.rows_affected() + b.rows_affected())
         })?;

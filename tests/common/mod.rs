@@ -1,0 +1,198 @@
+//! A small application around the fairing, driven with a manual clock.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rocket::figment::Figment;
+use rocket::form::FromForm;
+use rocket::http::{ContentType, Cookie, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::serde::json::Value;
+use rocket::{get, post, routes, Build, Rocket};
+use rocket_session_security::{
+    catchers, Authenticated, CsrfChecked, CsrfForm, ManualClock, Session, SessionSecurity,
+    SESSION_COOKIE,
+};
+
+/// Where the manual clock starts.
+pub const T0: i64 = 1_700_000_000;
+
+/// A fresh SQLite file URL in a directory of its own.
+pub fn temp_sqlite_url() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir: PathBuf = std::env::temp_dir().join(format!(
+        "session_security_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    format!("sqlite://{}", dir.join("sessions.sqlite").display())
+}
+
+/// Rocket's figment with the original's test timings (warn 5, expire 10)
+/// and a fresh store.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .merge(("log_level", "off"))
+        .merge(("databases.session_security.url", temp_sqlite_url()))
+        .merge(("session_security.warn_after", 5))
+        .merge(("session_security.expire_after", 10))
+        .merge(("session_security.absolute_after", 0))
+        .merge(("session_security.passive_routes", ["passive_route"]))
+        .merge(("session_security.passive_paths", ["/passive-path"]))
+        .merge(("session_security.cookie_secure", false))
+}
+
+#[get("/login/<user>")]
+async fn login(user: &str, session: Session<'_>) -> &'static str {
+    session.login(user).await.expect("login");
+    "logged in"
+}
+
+#[get("/logout")]
+async fn logout(session: Session<'_>) -> &'static str {
+    session.logout().await.expect("logout");
+    "logged out"
+}
+
+#[get("/whoami")]
+fn whoami(user: Authenticated) -> String {
+    user.user_id
+}
+
+#[get("/passive")]
+fn passive_route(user: Authenticated) -> String {
+    user.user_id
+}
+
+#[get("/passive-path")]
+fn passive_path(user: Authenticated) -> String {
+    user.user_id
+}
+
+#[get("/set/<key>/<value>")]
+fn set(key: &str, value: &str, session: Session<'_>) -> &'static str {
+    session.insert(key, value).expect("insert");
+    "set"
+}
+
+#[get("/get/<key>")]
+fn get_value(key: &str, session: Session<'_>) -> String {
+    session.get::<String>(key).unwrap_or_default()
+}
+
+#[get("/csrf")]
+fn csrf(session: Session<'_>) -> String {
+    session.csrf_token()
+}
+
+#[derive(FromForm)]
+struct Note {
+    text: String,
+}
+
+#[post("/note", data = "<note>")]
+fn note(_user: Authenticated, note: CsrfForm<Note>) -> String {
+    note.into_inner().text
+}
+
+#[post("/api/note")]
+fn api_note(_user: Authenticated, _csrf: CsrfChecked) -> &'static str {
+    "accepted"
+}
+
+/// The test application on `figment`, with the fairing on `clock`.
+pub fn app(figment: Figment, clock: &ManualClock) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(SessionSecurity::fairing().with_clock(clock.clone()))
+        .register("/", catchers())
+        .mount(
+            "/",
+            routes![
+                login,
+                logout,
+                whoami,
+                passive_route,
+                passive_path,
+                set,
+                get_value,
+                csrf,
+                note,
+                api_note
+            ],
+        )
+}
+
+/// A tracked client (it keeps cookies like a browser) and its clock.
+pub struct TestApp {
+    pub client: Client,
+    pub clock: ManualClock,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with(figment()).await
+    }
+
+    pub async fn with(figment: Figment) -> Self {
+        let clock = ManualClock::new(T0);
+        let client = Client::tracked(app(figment, &clock))
+            .await
+            .expect("valid rocket");
+        TestApp { client, clock }
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.clock.advance(seconds);
+    }
+
+    pub async fn get(&self, path: &str) -> LocalResponse<'_> {
+        self.client.get(path.to_owned()).dispatch().await
+    }
+
+    pub async fn login(&self, user: &str) {
+        let response = self.get(&format!("/login/{user}")).await;
+        assert_eq!(response.status(), Status::Ok);
+    }
+
+    /// The user the server sees, or `None` when `/whoami` is refused.
+    pub async fn whoami(&self) -> Option<String> {
+        let response = self
+            .client
+            .get("/whoami")
+            .header(Header::new("Accept", "application/json"))
+            .dispatch()
+            .await;
+        match response.status() {
+            Status::Ok => response.into_string().await,
+            Status::Unauthorized => None,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+
+    pub async fn ping(&self, idle_for: Option<&str>) -> (Status, Value) {
+        let path = match idle_for {
+            Some(n) => format!("/session_security/ping?idleFor={n}"),
+            None => "/session_security/ping".to_owned(),
+        };
+        let response = self.get(&path).await;
+        let status = response.status();
+        assert_eq!(response.content_type(), Some(ContentType::JSON));
+        (status, response.into_json().await.expect("json"))
+    }
+
+    /// Seconds idle according to the passive status route.
+    pub async fn server_idle(&self) -> Option<i64> {
+        let status: Value = self
+            .get("/session_security/status")
+            .await
+            .into_json()
+            .await?;
+        status["idle"].as_i64()
+    }
+
+    pub fn session_cookie(&self) -> Option<Cookie<'static>> {
+        self.client.cookies().get(SESSION_COOKIE).cloned()
+    }
+}

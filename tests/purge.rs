@@ -1,0 +1,38 @@
+//! The background task started at liftoff deletes expired rows, so the
+//! tables never grow without bound. It runs on real time (every
+//! `expire_after / 2` seconds, at least 1), judged by the injected clock.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+#[rocket::async_test]
+async fn expired_sessions_are_purged_in_the_background() {
+    let url = common::temp_sqlite_url();
+    let figment = common::figment()
+        .merge(("databases.session_security.url", url.clone()))
+        .merge(("session_security.warn_after", 1))
+        .merge(("session_security.expire_after", 2));
+    let app = common::TestApp::with(figment).await;
+    app.login("alice").await;
+
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("same file");
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM session_security_sessions")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    assert_eq!(count().await, 1);
+
+    app.advance(100);
+    let started = Instant::now();
+    while count().await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "purge never ran"
+        );
+        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.whoami().await, None);
+}

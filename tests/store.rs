@@ -1,0 +1,247 @@
+//! One store suite, run unchanged against SQLite and PostgreSQL.
+//!
+//! PostgreSQL runs when `SESSION_SECURITY_TEST_POSTGRES` holds a server URL
+//! (`.ci/run` starts one); each test gets a database of its own. With
+//! `SESSION_SECURITY_REQUIRE_POSTGRES=1` a missing server is a failure.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use rocket_session_security::{BackupRecord, SessionRecord, SessionStore, SqlStore};
+
+async fn sqlite_store() -> Option<SqlStore> {
+    let url = format!("{}?mode=rwc", common::temp_sqlite_url());
+    let store = SqlStore::connect(&url).await.expect("sqlite");
+    store.migrate().await.expect("migrate");
+    Some(store)
+}
+
+/// The admin URL of the test server, if one is configured.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("SESSION_SECURITY_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var("SESSION_SECURITY_REQUIRE_POSTGRES").is_err(),
+            "SESSION_SECURITY_REQUIRE_POSTGRES is set but SESSION_SECURITY_TEST_POSTGRES is not"
+        );
+        eprintln!("PostgreSQL store tests skipped: SESSION_SECURITY_TEST_POSTGRES is not set");
+    }
+    url
+}
+
+/// A fresh database on the test server; returns its URL.
+pub async fn fresh_postgres_database() -> Option<String> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin_url = postgres_url()?;
+    let name = format!(
+        "ss_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("postgres server");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create db");
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').expect("url with a database");
+    Some(format!("{base}/{name}"))
+}
+
+async fn postgres_store() -> Option<SqlStore> {
+    let url = fresh_postgres_database().await?;
+    let store = SqlStore::connect(&url).await.expect("postgres");
+    store.migrate().await.expect("migrate");
+    Some(store)
+}
+
+fn session(hash: &str, last_activity: i64) -> SessionRecord {
+    SessionRecord {
+        token_hash: hash.into(),
+        user_id: Some("alice".into()),
+        data: r#"{"draft":"hello"}"#.into(),
+        csrf_token: "csrf".into(),
+        created_at: 1000,
+        authenticated_at: Some(1000),
+        last_activity,
+        expire_after: 10,
+    }
+}
+
+fn backup(hash: &str, expires_at: i64) -> BackupRecord {
+    BackupRecord {
+        id_hash: hash.into(),
+        user_id: "alice".into(),
+        data: "{}".into(),
+        expires_at,
+    }
+}
+
+/// Declares every suite test for one backend.
+macro_rules! store_suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+
+            async fn store() -> Option<SqlStore> {
+                $make.await
+            }
+
+            #[rocket::async_test]
+            async fn migrate_is_idempotent() {
+                let Some(store) = store().await else { return };
+                store.migrate().await.expect("second migrate");
+            }
+
+            #[rocket::async_test]
+            async fn insert_then_load_roundtrips() {
+                let Some(store) = store().await else { return };
+                let record = session("a", 1000);
+                store.insert(&record).await.unwrap();
+                assert_eq!(store.load("a").await.unwrap(), Some(record));
+                assert_eq!(store.load("nope").await.unwrap(), None);
+            }
+
+            #[rocket::async_test]
+            async fn anonymous_session_has_no_user() {
+                let Some(store) = store().await else { return };
+                let record = SessionRecord {
+                    user_id: None,
+                    authenticated_at: None,
+                    ..session("anon", 1000)
+                };
+                store.insert(&record).await.unwrap();
+                assert_eq!(store.load("anon").await.unwrap(), Some(record));
+            }
+
+            #[rocket::async_test]
+            async fn duplicate_token_is_refused() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("a", 1000)).await.unwrap();
+                assert!(store.insert(&session("a", 1000)).await.is_err());
+            }
+
+            #[rocket::async_test]
+            async fn save_data_replaces_the_data() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("a", 1000)).await.unwrap();
+                store.save_data("a", r#"{"n":2}"#).await.unwrap();
+                assert_eq!(store.load("a").await.unwrap().unwrap().data, r#"{"n":2}"#);
+            }
+
+            #[rocket::async_test]
+            async fn touch_only_moves_forward() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("a", 1000)).await.unwrap();
+                store.touch("a", 1005).await.unwrap();
+                store.touch("a", 1002).await.unwrap();
+                assert_eq!(store.load("a").await.unwrap().unwrap().last_activity, 1005);
+            }
+
+            #[rocket::async_test]
+            async fn concurrent_touches_never_move_backwards() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("a", 1000)).await.unwrap();
+                let store = Arc::new(store);
+                // Interleaved out of order, as slow and fast requests would be.
+                let stamps: Vec<i64> = (0..40).map(|i| 1000 + (i * 17) % 40).collect();
+                let tasks: Vec<_> = stamps
+                    .iter()
+                    .map(|&at| {
+                        let store = store.clone();
+                        rocket::tokio::spawn(async move { store.touch("a", at).await })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.unwrap().unwrap();
+                }
+                let max = *stamps.iter().max().unwrap();
+                assert_eq!(store.load("a").await.unwrap().unwrap().last_activity, max);
+            }
+
+            #[rocket::async_test]
+            async fn delete_removes_the_session() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("a", 1000)).await.unwrap();
+                store.delete("a").await.unwrap();
+                assert_eq!(store.load("a").await.unwrap(), None);
+                store.delete("a").await.expect("deleting twice is fine");
+            }
+
+            #[rocket::async_test]
+            async fn backup_is_single_use() {
+                let Some(store) = store().await else { return };
+                store.insert_backup(&backup("b", 5000)).await.unwrap();
+                assert_eq!(
+                    store.take_backup("b").await.unwrap(),
+                    Some(backup("b", 5000))
+                );
+                assert_eq!(store.take_backup("b").await.unwrap(), None);
+            }
+
+            #[rocket::async_test]
+            async fn racing_relogins_get_one_backup() {
+                let Some(store) = store().await else { return };
+                store.insert_backup(&backup("b", 5000)).await.unwrap();
+                let store = Arc::new(store);
+                let tasks: Vec<_> = (0..8)
+                    .map(|_| {
+                        let store = store.clone();
+                        rocket::tokio::spawn(async move { store.take_backup("b").await })
+                    })
+                    .collect();
+                let mut winners = 0;
+                for task in tasks {
+                    winners += task.await.unwrap().unwrap().is_some() as u32;
+                }
+                assert_eq!(winners, 1);
+            }
+
+            #[rocket::async_test]
+            async fn purge_removes_only_what_expired() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("idle", 1000)).await.unwrap();
+                store.insert(&session("live", 1095)).await.unwrap();
+                store.insert(&session("old", 1099)).await.unwrap();
+                store.insert_backup(&backup("gone", 1100)).await.unwrap();
+                store.insert_backup(&backup("kept", 1101)).await.unwrap();
+                // At 1100 "idle" has idled out; the others were active lately.
+                let gone = store.purge(1100, 0).await.unwrap();
+                assert_eq!(gone, 2, "idle session and expired backup");
+                assert!(store.load("live").await.unwrap().is_some());
+                assert!(store.take_backup("kept").await.unwrap().is_some());
+                // All three logged in at 1000: a 100 s absolute limit ends both.
+                assert_eq!(store.purge(1100, 100).await.unwrap(), 2, "absolute limit");
+                assert_eq!(store.load("old").await.unwrap(), None);
+            }
+        }
+    };
+}
+
+store_suite!(sqlite, sqlite_store());
+store_suite!(postgres, postgres_store());
+
+/// The fairing picks PostgreSQL from the URL alone.
+#[rocket::async_test]
+async fn the_fairing_runs_on_postgres_by_url() {
+    let Some(url) = fresh_postgres_database().await else {
+        return;
+    };
+    let app =
+        common::TestApp::with(common::figment().merge(("databases.session_security.url", url)))
+            .await;
+    app.login("alice").await;
+    assert_eq!(app.whoami().await.as_deref(), Some("alice"));
+    app.advance(10);
+    assert_eq!(app.whoami().await, None);
+}
