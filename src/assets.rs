@@ -11,11 +11,14 @@ use crate::routes::ASSETS_PATH;
 
 const SCRIPT: &str = include_str!("../static/session_security/script.js");
 const STYLE: &str = include_str!("../static/session_security/style.css");
+const AFTER_RELOGIN: &str = include_str!("../static/session_security/after_relogin.js");
 
 /// A short content hash of both assets, part of their URLs.
 fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
-    VERSION.get_or_init(|| crate::token::hash(&format!("{SCRIPT}\0{STYLE}"))[..16].to_owned())
+    VERSION.get_or_init(|| {
+        crate::token::hash(&format!("{SCRIPT}\0{STYLE}\0{AFTER_RELOGIN}"))[..16].to_owned()
+    })
 }
 
 /// The URL of `script.js`.
@@ -26,6 +29,11 @@ pub(crate) fn script_url() -> String {
 /// The URL of `style.css`.
 pub(crate) fn style_url() -> String {
     format!("{ASSETS_PATH}{}/style.css", version())
+}
+
+/// The URL of the relogin frame's script.
+pub(crate) fn after_relogin_url() -> String {
+    format!("{ASSETS_PATH}{}/after_relogin.js", version())
 }
 
 #[derive(Responder)]
@@ -52,4 +60,9 @@ pub(crate) fn script(hash: &str) -> Option<Asset> {
 #[get("/assets/<hash>/style.css")]
 pub(crate) fn style(hash: &str) -> Option<Asset> {
     asset(hash, STYLE, ContentType::CSS)
+}
+
+#[get("/assets/<hash>/after_relogin.js")]
+pub(crate) fn after_relogin(hash: &str) -> Option<Asset> {
+    asset(hash, AFTER_RELOGIN, ContentType::JavaScript)
 }

@@ -12,7 +12,7 @@ use serde_json::Map;
 use crate::activity::{merge_idle_for, parse_idle_for};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::cookie::{self, SESSION_COOKIE};
+use crate::cookie::{self, BACKUP_COOKIE, SESSION_COOKIE};
 use crate::error::Error;
 use crate::routes::{self, BASE, PING_PATH};
 use crate::runtime::{LocaleHook, Runtime, UserTimeouts};
@@ -145,7 +145,11 @@ impl Fairing for SessionSecurity {
             Some(_) => runtime.locale_for(request),
             None => crate::i18n::DEFAULT_LOCALE.to_owned(),
         };
-        request.local_cache(|| Verdict::new(runtime, now, locale, state));
+        let backup_id = request
+            .cookies()
+            .get(BACKUP_COOKIE)
+            .map(|c| c.value().to_owned());
+        request.local_cache(|| Verdict::new(runtime, now, locale, backup_id, state));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
@@ -165,6 +169,15 @@ impl Fairing for SessionSecurity {
         }
         if let Some(id) = &state.backup_token {
             response.adjoin_header(cookie::backup(id.clone(), config));
+        } else if state.clear_backup {
+            response.adjoin_header(cookie::removal(BACKUP_COOKIE, config));
+        }
+        if request.uri().path() == config.relogin_url.split('?').next().unwrap_or_default() {
+            // The relogin dialog frames the login page: our origin only.
+            response.set_raw_header("X-Frame-Options", "SAMEORIGIN");
+            if !response.headers().contains("Content-Security-Policy") {
+                response.set_raw_header("Content-Security-Policy", "frame-ancestors 'self'");
+            }
         }
         let authenticated = verdict.was_authenticated || state.user_id().is_some();
         if authenticated && !request.uri().path().starts_with(routes::ASSETS_PATH) {

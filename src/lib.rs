@@ -139,6 +139,7 @@ mod guard;
 mod i18n;
 mod page;
 mod redirect;
+mod relogin;
 mod routes;
 mod runtime;
 mod session;
@@ -158,6 +159,7 @@ pub use guard::{
 };
 pub use page::{register_templates, PageContext};
 pub use redirect::local_path;
+pub use relogin::after_login;
 pub use runtime::{LocaleHook, UserTimeouts};
 pub use session::Session;
 pub use store::{BackupRecord, SessionDb, SessionRecord, SessionStore, SqlStore, StorePool};

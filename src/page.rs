@@ -115,7 +115,7 @@ impl PageContext {
 }
 
 /// JSON that cannot end a `<script>` element or open a comment in it.
-fn script_safe_json(value: &Value) -> String {
+pub(crate) fn script_safe_json(value: &Value) -> String {
     value
         .to_string()
         .replace('<', "\\u003c")

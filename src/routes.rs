@@ -16,6 +16,8 @@ pub(crate) const PING_PATH: &str = "/session_security/ping";
 pub(crate) const KEEPALIVE_PATH: &str = "/session_security/keepalive";
 /// Logout for the warning dialog's button.
 pub(crate) const LOGOUT_PATH: &str = "/session_security/logout";
+/// Where a login handler sends the browser after a relogin.
+pub(crate) const AFTER_RELOGIN_PATH: &str = "/session_security/after_relogin";
 /// Prefix of the content-hashed static assets.
 pub(crate) const ASSETS_PATH: &str = "/session_security/assets/";
 
@@ -26,7 +28,9 @@ pub(crate) fn routes() -> Vec<Route> {
         keepalive,
         logout,
         crate::assets::script,
-        crate::assets::style
+        crate::assets::style,
+        crate::assets::after_relogin,
+        crate::relogin::after_relogin
     ]
 }
 

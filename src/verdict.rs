@@ -16,6 +16,8 @@ pub(crate) struct Verdict {
     pub runtime: Option<Arc<Runtime>>,
     /// The time this request is judged at.
     pub now: i64,
+    /// The relogin backup cookie's value, if the browser sent one.
+    pub backup_id: Option<String>,
     /// The locale for the browser's strings.
     pub locale: String,
     /// Whether the request arrived with an authenticated session, live or
@@ -41,6 +43,8 @@ pub(crate) struct State {
     pub clear_token: bool,
     /// A new relogin backup cookie.
     pub backup_token: Option<String>,
+    /// The relogin backup cookie must be removed (it was used up).
+    pub clear_backup: bool,
     /// This request found the session expired and logged it out.
     pub expired: bool,
     /// A CSRF check failed: a forged request must not extend the session.
@@ -69,12 +73,19 @@ impl State {
 }
 
 impl Verdict {
-    pub fn new(runtime: Arc<Runtime>, now: i64, locale: String, state: State) -> Self {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        now: i64,
+        locale: String,
+        backup_id: Option<String>,
+        state: State,
+    ) -> Self {
         let was_authenticated = state.user_id().is_some() || state.expired;
         let state = Mutex::new(state);
         Verdict {
             runtime: Some(runtime),
             now,
+            backup_id,
             locale,
             was_authenticated,
             state,
@@ -85,6 +96,7 @@ impl Verdict {
         Verdict {
             runtime: None,
             now: 0,
+            backup_id: None,
             locale: crate::i18n::DEFAULT_LOCALE.into(),
             was_authenticated: false,
             state: Mutex::default(),

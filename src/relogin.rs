@@ -1,0 +1,143 @@
+//! Relogin in place: the backup taken at expiry goes back to the same user,
+//! and to nobody else.
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::response::Redirect;
+use rocket::{get, Responder};
+use rocket_dyn_templates::tera::{Context, Tera};
+use serde_json::{json, Map, Value};
+
+use crate::error::Error;
+use crate::guard::Authenticated;
+use crate::page::script_safe_json;
+use crate::redirect::local_path;
+use crate::routes::AFTER_RELOGIN_PATH;
+use crate::session::Session;
+use crate::token;
+
+/// Where a login handler sends the browser after a successful login:
+/// `/session_security/after_relogin` when the login came through the
+/// relogin dialog (`/login/<relogin>`), else `next` when it is a local path,
+/// else `/`.
+///
+/// ```
+/// # use rocket::{post, FromForm};
+/// use rocket::response::Redirect;
+/// use rocket_session_security::{after_login, CsrfForm, Session};
+///
+/// #[derive(FromForm)]
+/// struct Login { username: String, password: String, next: Option<String> }
+///
+/// #[post("/login/<relogin>", data = "<form>")]
+/// async fn login(relogin: bool, form: CsrfForm<Login>, session: Session<'_>) -> Redirect {
+///     // … check the password first …
+///     session.login(&form.username).await.ok();
+///     after_login(relogin, form.next.as_deref())
+/// }
+/// ```
+pub fn after_login(relogin: bool, next: Option<&str>) -> Redirect {
+    if relogin {
+        return Redirect::to(AFTER_RELOGIN_PATH);
+    }
+    Redirect::to(next.and_then(local_path).unwrap_or("/").to_owned())
+}
+
+/// What `after_relogin` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The backup belonged to this user and is restored.
+    SameUser,
+    /// There was a backup of another user, or none usable: nothing restored.
+    Different,
+}
+
+/// Takes the browser's backup (single use) and restores it when it belongs
+/// to the logged-in user. Keys the login wrote win over backed-up keys.
+pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outcome, Error> {
+    let verdict = session.verdict();
+    let runtime = session.runtime();
+    verdict.lock().clear_backup = true;
+    let Some(id) = verdict
+        .backup_id
+        .as_deref()
+        .filter(|id| token::well_formed(id))
+    else {
+        return Ok(Outcome::Different);
+    };
+    let Some(backup) = runtime.store.take_backup(&token::hash(id)).await? else {
+        return Ok(Outcome::Different);
+    };
+    if backup.user_id != user_id || backup.expires_at <= verdict.now {
+        return Ok(Outcome::Different);
+    }
+    let saved: Map<String, Value> = serde_json::from_str(&backup.data).unwrap_or_default();
+    {
+        let mut state = verdict.lock();
+        for (key, value) in saved {
+            state.data.entry(key).or_insert(value);
+        }
+        state.data_dirty = true;
+    }
+    // A fresh token for the restored session (ASVS 7.2.4).
+    session.cycle_id().await?;
+    Ok(Outcome::SameUser)
+}
+
+const PAGE: (&str, &str) = (
+    "session_security/after_relogin.html",
+    include_str!("../templates/session_security/after_relogin.html"),
+);
+
+/// The small page shown in the relogin frame.
+#[derive(Responder)]
+pub(crate) struct AfterReloginPage {
+    body: (ContentType, String),
+    frame: Header<'static>,
+    csp: Header<'static>,
+}
+
+/// `GET /session_security/after_relogin`: the login handler redirects here
+/// after a relogin. Tells the parent window (same origin only) whether the
+/// same user is back, with the new CSRF token.
+#[get("/after_relogin")]
+pub(crate) async fn after_relogin(
+    user: Authenticated,
+    session: Session<'_>,
+) -> Result<AfterReloginPage, (Status, String)> {
+    let outcome = restore(&session, &user.user_id)
+        .await
+        .map_err(unavailable)?;
+    let same_user = outcome == Outcome::SameUser;
+    let message = json!({
+        "type": "session_security:relogin",
+        "sameUser": same_user,
+        "csrfToken": if same_user { Some(session.csrf_token()) } else { None },
+    });
+    let mut tera = Tera::default();
+    tera.add_raw_templates([PAGE])
+        .map_err(|e| unavailable(Error::Template(e.to_string())))?;
+    let mut context = Context::new();
+    context.insert("message_json", &script_safe_json(&message));
+    context.insert("script_url", &crate::assets::after_relogin_url());
+    context.insert("same_user", &same_user);
+    context.insert("t", crate::i18n::strings(&session.verdict().locale));
+    let html = tera
+        .render(PAGE.0, &context)
+        .map_err(|e| unavailable(Error::Template(e.to_string())))?;
+    Ok(AfterReloginPage {
+        body: (ContentType::HTML, html),
+        frame: Header::new("X-Frame-Options", "SAMEORIGIN"),
+        csp: Header::new(
+            "Content-Security-Policy",
+            "default-src 'self'; frame-ancestors 'self'",
+        ),
+    })
+}
+
+fn unavailable(e: Error) -> (Status, String) {
+    rocket::error!("session security: {e}");
+    (
+        Status::ServiceUnavailable,
+        "the session store is unavailable, please retry".into(),
+    )
+}
