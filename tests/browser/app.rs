@@ -1,0 +1,264 @@
+//! The application the browser tests drive: a login form, a page with a
+//! long form, and counters the tests read.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rocket::fairing::AdHoc;
+use rocket::form::FromForm;
+use rocket::http::Header;
+use rocket::response::Redirect;
+use rocket::{get, post, routes, Request, State};
+use rocket_dyn_templates::{context, Template};
+use rocket_session_security::{
+    after_login, catchers, register_templates, Authenticated, CsrfForm, Session, SessionSecurity,
+};
+
+/// Timings and switches for one served application.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub warn_after: u64,
+    pub expire_after: u64,
+    pub relogin: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            warn_after: 4,
+            expire_after: 8,
+            relogin: true,
+        }
+    }
+}
+
+/// What the tests observe on the server side.
+#[derive(Default)]
+pub struct Counters {
+    pub pings: AtomicUsize,
+    pub saves: Mutex<Vec<String>>,
+    pub csp_reports: AtomicUsize,
+}
+
+/// A running application.
+pub struct Served {
+    pub port: u16,
+    pub counters: Arc<Counters>,
+    shutdown: rocket::Shutdown,
+}
+
+impl Served {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pings(&self) -> usize {
+        self.counters.pings.load(Ordering::SeqCst)
+    }
+
+    pub fn saves(&self) -> Vec<String> {
+        self.counters.saves.lock().expect("saves").clone()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.shutdown.clone().notify();
+    }
+}
+
+#[derive(FromForm)]
+struct Login {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+#[get("/login")]
+fn login_page(session: Session<'_>) -> Template {
+    Template::render(
+        "login",
+        context! { csrf_token: session.csrf_token(), action: "/login" },
+    )
+}
+
+#[get("/login/<_relogin>")]
+fn relogin_page(_relogin: u8, session: Session<'_>) -> Template {
+    Template::render(
+        "login",
+        context! { csrf_token: session.csrf_token(), action: "/login/1" },
+    )
+}
+
+async fn check_login(form: &Login, session: &Session<'_>) -> bool {
+    if form.password != format!("{}-pass", form.username) {
+        return false;
+    }
+    session.login(&form.username).await.is_ok()
+}
+
+#[post("/login", data = "<form>")]
+async fn login(form: CsrfForm<Login>, session: Session<'_>) -> Result<Redirect, Redirect> {
+    match check_login(&form, &session).await {
+        true => Ok(after_login(false, form.next.as_deref())),
+        false => Err(Redirect::to("/login")),
+    }
+}
+
+#[post("/login/<_relogin>", data = "<form>")]
+async fn relogin(
+    _relogin: u8,
+    form: CsrfForm<Login>,
+    session: Session<'_>,
+) -> Result<Redirect, Redirect> {
+    match check_login(&form, &session).await {
+        true => Ok(after_login(true, None)),
+        false => Err(Redirect::to("/login/1")),
+    }
+}
+
+#[get("/")]
+fn home(user: Authenticated, session: Session<'_>) -> Template {
+    Template::render(
+        "page",
+        context! {
+            user: user.user_id,
+            draft: session.get::<String>("draft").unwrap_or_default(),
+            csrf_token: session.csrf_token(),
+            session_security: session.page(),
+        },
+    )
+}
+
+/// The same page under `Content-Security-Policy: default-src 'self'`, with
+/// violations reported back to the server.
+#[derive(rocket::Responder)]
+struct WithPolicy {
+    page: Template,
+    policy: Header<'static>,
+}
+
+#[get("/csp")]
+fn csp_page(user: Authenticated, session: Session<'_>) -> WithPolicy {
+    let policy = "default-src 'self'; report-uri /csp-report";
+    WithPolicy {
+        page: home(user, session),
+        policy: Header::new("Content-Security-Policy", policy),
+    }
+}
+
+#[post("/csp-report", data = "<_report>")]
+fn csp_report(_report: &str, counters: &State<Arc<Counters>>) {
+    counters.csp_reports.fetch_add(1, Ordering::SeqCst);
+}
+
+#[get("/set/<key>/<value>")]
+fn set(_user: Authenticated, key: &str, value: &str, session: Session<'_>) -> &'static str {
+    session.insert(key, value).expect("insert");
+    "set"
+}
+
+#[derive(FromForm)]
+struct Save {
+    title: String,
+    notes: String,
+}
+
+#[post("/save", data = "<form>")]
+fn save(user: Authenticated, form: CsrfForm<Save>, counters: &State<Arc<Counters>>) -> Template {
+    let form = form.into_inner();
+    counters
+        .saves
+        .lock()
+        .expect("saves")
+        .push(format!("{}|{}", form.title, form.notes));
+    Template::render("saved", context! { user: user.user_id, title: form.title })
+}
+
+#[get("/errors.js")]
+fn errors_js() -> (rocket::http::ContentType, &'static str) {
+    // Loaded first by the test page: records script errors for the tests.
+    let script = "window.__errors = []; \
+        window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });";
+    (rocket::http::ContentType::JavaScript, script)
+}
+
+/// Serves the application on a free port of 127.0.0.1.
+pub async fn serve(settings: Settings) -> Served {
+    let counters = Arc::new(Counters::default());
+    let figment = rocket::Config::figment()
+        .merge(("address", "127.0.0.1"))
+        .merge(("port", 0))
+        .merge(("log_level", "off"))
+        .merge(("shutdown.grace", 0))
+        .merge(("shutdown.mercy", 0))
+        .merge(("shutdown.ctrlc", false))
+        .merge((
+            "template_dir",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/templates"),
+        ))
+        .merge((
+            "databases.session_security.url",
+            crate::common::temp_sqlite_url(),
+        ))
+        .merge(("session_security.warn_after", settings.warn_after))
+        .merge(("session_security.expire_after", settings.expire_after))
+        .merge(("session_security.relogin", settings.relogin))
+        .merge(("session_security.cookie_secure", false));
+    let (port_tx, port_rx) = rocket::tokio::sync::oneshot::channel();
+    let port_tx = Mutex::new(Some(port_tx));
+    let ping_counter = counters.clone();
+    let rocket = rocket::custom(figment)
+        .attach(SessionSecurity::fairing())
+        .attach(Template::custom(|engines| {
+            register_templates(&mut engines.tera).expect("crate templates");
+        }))
+        .attach(AdHoc::on_request(
+            "count pings",
+            move |request: &mut Request<'_>, _| {
+                let counters = ping_counter.clone();
+                Box::pin(async move {
+                    if request.uri().path() == "/session_security/ping" {
+                        counters.pings.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
+            },
+        ))
+        .attach(AdHoc::on_liftoff("report port", move |rocket| {
+            let port = rocket.config().port;
+            let sender = port_tx.lock().expect("port").take();
+            Box::pin(async move {
+                if let Some(sender) = sender {
+                    let _ = sender.send(port);
+                }
+            })
+        }))
+        .manage(counters.clone())
+        .register("/", catchers())
+        .mount(
+            "/",
+            routes![
+                login_page,
+                relogin_page,
+                login,
+                relogin,
+                home,
+                csp_page,
+                csp_report,
+                set,
+                save,
+                errors_js
+            ],
+        );
+    let ignited = rocket.ignite().await.expect("ignite");
+    let shutdown = ignited.shutdown();
+    rocket::tokio::spawn(async move {
+        let _ = ignited.launch().await;
+    });
+    let port = port_rx.await.expect("port");
+    Served {
+        port,
+        counters,
+        shutdown,
+    }
+}

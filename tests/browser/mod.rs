@@ -1,0 +1,199 @@
+//! Browser-test harness: the test application served on 127.0.0.1 on a free
+//! port with the real clock and short timings, driven by Debian's headless
+//! Chromium through ChromeDriver.
+#![allow(dead_code)]
+
+pub mod app;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use rocket::serde::json::{json, Value};
+
+pub use app::{Served, Settings};
+
+/// Whether a browser can run here; with `SESSION_SECURITY_REQUIRE_BROWSER`
+/// set, a missing one is a failure rather than a skip.
+pub fn available() -> bool {
+    let found = std::path::Path::new("/usr/bin/chromium").exists()
+        && std::path::Path::new("/usr/bin/chromedriver").exists();
+    if !found {
+        assert!(
+            std::env::var("SESSION_SECURITY_REQUIRE_BROWSER").is_err(),
+            "SESSION_SECURITY_REQUIRE_BROWSER is set but chromium/chromedriver are missing"
+        );
+        eprintln!("browser tests skipped: install chromium and chromium-driver");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A ChromeDriver process with one headless Chromium session.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let profile = std::env::temp_dir().join(format!("ss_chrome_{}_{port}", std::process::id()));
+        let mut caps = Capabilities::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--disable-background-timer-throttling",
+                    "--disable-renderer-backgrounding",
+                    "--disable-backgrounding-occluded-windows",
+                    "--window-size=1200,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() < Duration::from_secs(20) => {
+                    let _ = e;
+                    rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("chromedriver did not start: {e}"),
+            }
+        };
+        Browser {
+            client,
+            driver,
+            profile,
+        }
+    }
+
+    /// Ends the browser session; call at the end of every test.
+    pub async fn finish(self) {
+        let _ = self.client.clone().close().await;
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("goto");
+    }
+
+    /// Runs `script` (a function body) in the current window.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.expect("script")
+    }
+
+    pub async fn url(&self) -> String {
+        self.client.current_url().await.expect("url").to_string()
+    }
+
+    /// Whether the element with `id` exists and is shown.
+    pub async fn shown(&self, id: &str) -> bool {
+        let script = format!(
+            "const e = document.getElementById('{id}'); \
+             return !!e && !e.hidden && e.getClientRects().length > 0;"
+        );
+        self.js(&script).await.as_bool().unwrap_or(false)
+    }
+
+    /// Polls `check` every 100 ms until it holds or `limit` passes.
+    pub async fn wait_for<F, Fut>(&self, limit: Duration, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if check().await {
+                return true;
+            }
+            rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        check().await
+    }
+
+    /// Logs in through the test application's login form.
+    pub async fn login(&self, served: &Served, user: &str) {
+        self.goto(&served.url("/login")).await;
+        self.fill("input[name=username]", user).await;
+        self.fill("input[name=password]", &format!("{user}-pass"))
+            .await;
+        self.click("button[type=submit]").await;
+        let logged_in = self
+            .wait_for(Duration::from_secs(5), || async {
+                !self.url().await.contains("/login")
+            })
+            .await;
+        assert!(logged_in, "login as {user} failed");
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.expect(css);
+        field.clear().await.ok();
+        field.send_keys(text).await.expect("type");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Opens a new window on `url` and returns its handle.
+    pub async fn open_window(&self, url: &str) -> fantoccini::wd::WindowHandle {
+        let window = self.client.new_window(false).await.expect("window").handle;
+        self.client
+            .switch_to_window(window.clone())
+            .await
+            .expect("switch");
+        self.goto(url).await;
+        window
+    }
+
+    pub async fn switch(&self, window: &fantoccini::wd::WindowHandle) {
+        self.client
+            .switch_to_window(window.clone())
+            .await
+            .expect("switch");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
