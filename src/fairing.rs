@@ -249,6 +249,9 @@ async fn expire(runtime: &Runtime, state: State, now: i64) -> Result<State, Erro
         };
         runtime.store.insert_backup(&backup).await?;
         expired.backup_token = Some(id);
+        // Every tab's relogin frame then shares one anonymous session, and
+        // so one CSRF token for the login form.
+        expired.start_anonymous(now, runtime.config.expire_after);
     }
     runtime.store.delete(&record.token_hash).await?;
     Ok(expired)
@@ -307,6 +310,10 @@ fn is_passive(config: &Config, request: &Request<'_>) -> bool {
 /// Deletes expired sessions and backups every so often until shutdown.
 fn tokio_purge(runtime: Arc<Runtime>, shutdown: rocket::Shutdown) {
     let every = std::time::Duration::from_secs((runtime.config.expire_after / 2).clamp(1, 60));
+    // An expired session must outlive its end until the browser's next
+    // request, which backs it up for the relogin.
+    let config = &runtime.config;
+    let retain = if config.relogin { config.backup_ttl } else { 0 };
     rocket::tokio::spawn(async move {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -317,7 +324,7 @@ fn tokio_purge(runtime: Arc<Runtime>, shutdown: rocket::Shutdown) {
             let now = runtime.clock.now();
             if let Err(e) = runtime
                 .store
-                .purge(now, runtime.config.absolute_after)
+                .purge(now, runtime.config.absolute_after, retain)
                 .await
             {
                 rocket::warn!("session security: purge failed: {e}");

@@ -6,7 +6,6 @@ use rocket::request::{FromRequest, Outcome};
 use rocket::{Ignite, Orbit, Request, Rocket, Sentinel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Map;
 
 use crate::error::Error;
 use crate::runtime::Runtime;
@@ -158,25 +157,9 @@ impl<'r> Session<'r> {
 
     /// Creates an anonymous session row (saved when the response leaves).
     fn ensure_record(&self, state: &mut State) {
-        if state.record.is_some() {
-            return;
+        if state.record.is_none() {
+            state.start_anonymous(self.verdict.now, self.runtime.config.expire_after);
         }
-        let token = token::random_secret();
-        let now = self.verdict.now;
-        state.record = Some(SessionRecord {
-            token_hash: token::hash(&token),
-            user_id: None,
-            data: String::new(),
-            csrf_token: token::random_secret(),
-            created_at: now,
-            authenticated_at: None,
-            last_activity: now,
-            expire_after: self.runtime.config.expire_after as i64,
-        });
-        state.data = Map::new();
-        state.pending_insert = true;
-        state.set_token = Some(token);
-        state.clear_token = false;
     }
 
     /// The authenticated session's timing, as of this request.

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::activity::{IdleForError, Times};
 use crate::runtime::Runtime;
 use crate::store::SessionRecord;
+use crate::token;
 
 /// Request-local session state; its own type, so `local_cache` holds exactly one.
 pub(crate) struct Verdict {
@@ -65,6 +66,25 @@ impl State {
             authenticated_at: record.authenticated_at.unwrap_or(record.created_at),
             expire_after: record.expire_after,
         })
+    }
+
+    /// Starts a new anonymous session (saved when the response leaves).
+    pub fn start_anonymous(&mut self, now: i64, expire_after: u64) {
+        let token = token::random_secret();
+        self.record = Some(SessionRecord {
+            token_hash: token::hash(&token),
+            user_id: None,
+            data: String::new(),
+            csrf_token: token::random_secret(),
+            created_at: now,
+            authenticated_at: None,
+            last_activity: now,
+            expire_after: expire_after as i64,
+        });
+        self.data = Map::new();
+        self.pending_insert = true;
+        self.set_token = Some(token);
+        self.clear_token = false;
     }
 
     pub fn user_id(&self) -> Option<&str> {

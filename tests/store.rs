@@ -216,12 +216,23 @@ macro_rules! store_suite {
                 store.insert_backup(&backup("gone", 1100)).await.unwrap();
                 store.insert_backup(&backup("kept", 1101)).await.unwrap();
                 // At 1100 "idle" has idled out; the others were active lately.
-                let gone = store.purge(1100, 0).await.unwrap();
-                assert_eq!(gone, 2, "idle session and expired backup");
+                // Kept 100 s past its end for a backup: only the old backup goes.
+                assert_eq!(store.purge(1100, 0, 100).await.unwrap(), 1);
+                assert!(store.load("idle").await.unwrap().is_some());
+                assert_eq!(
+                    store.purge(1100, 0, 0).await.unwrap(),
+                    1,
+                    "now the idle one"
+                );
+                assert_eq!(store.load("idle").await.unwrap(), None);
                 assert!(store.load("live").await.unwrap().is_some());
                 assert!(store.take_backup("kept").await.unwrap().is_some());
                 // All three logged in at 1000: a 100 s absolute limit ends both.
-                assert_eq!(store.purge(1100, 100).await.unwrap(), 2, "absolute limit");
+                assert_eq!(
+                    store.purge(1100, 100, 0).await.unwrap(),
+                    2,
+                    "absolute limit"
+                );
                 assert_eq!(store.load("old").await.unwrap(), None);
             }
         }

@@ -35,22 +35,53 @@ async fn background_requests_get_json_not_a_redirect() {
     }
 }
 
-#[rocket::async_test]
-async fn expired_background_request_gets_the_json_contract() {
-    let app = TestApp::new().await;
-    app.login("alice").await;
+/// Expires alice's session with a background request; returns the
+/// `Set-Cookie` headers of that 401.
+async fn expire_in_background(app: &TestApp) -> Vec<String> {
     app.advance(10);
-    let response = app
+    let request = app
         .client
         .get("/whoami")
-        .header(Header::new("Accept", "application/json"))
-        .dispatch();
-    let response = response.await;
+        .header(Header::new("Accept", "application/json"));
+    let response = request.dispatch().await;
     assert_eq!(response.status(), Status::Unauthorized);
-    let cookies: Vec<_> = response.headers().get("Set-Cookie").collect();
+    response
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[rocket::async_test]
+async fn expiry_cookies_reach_the_browser_even_on_a_401() {
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    let old = app.session_cookie().expect("session").value().to_owned();
+    let cookies = expire_in_background(&app).await;
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("session_security="))
+        .expect("session");
+    assert!(
+        !session.contains(&old),
+        "a fresh anonymous session replaces the dead one"
+    );
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("session_security_backup=")),
+        "{cookies:?}"
+    );
+}
+
+#[rocket::async_test]
+async fn without_relogin_the_dead_session_cookie_is_cleared_on_a_401() {
+    let app = TestApp::with(common::figment().merge(("session_security.relogin", false))).await;
+    app.login("alice").await;
+    let cookies = expire_in_background(&app).await;
     assert!(
         cookies.iter().any(|c| c.starts_with("session_security=;")),
-        "the dead session cookie is cleared even on a 401: {cookies:?}"
+        "{cookies:?}"
     );
 }
 

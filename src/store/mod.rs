@@ -66,6 +66,9 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error>;
     /// Removes and returns a backup (single use), whether or not it expired.
     async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error>;
-    /// Deletes expired sessions and backups; returns how many rows went.
-    async fn purge(&self, now: i64, absolute_after: u64) -> Result<u64, Error>;
+    /// Deletes sessions that ended (idle limit, or `absolute_after` when not
+    /// 0) more than `retain` seconds ago, and expired backups; returns how
+    /// many rows went. `retain` keeps an expired session until the
+    /// browser's next request can back it up for a relogin.
+    async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<u64, Error>;
 }

@@ -164,16 +164,17 @@ impl SessionStore for SqlStore {
         Ok(row)
     }
 
-    async fn purge(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
-        let sessions =
-            "DELETE FROM session_security_sessions WHERE last_activity + expire_after <= $1 \
-             OR ($2 > 0 AND authenticated_at IS NOT NULL AND authenticated_at + $2 <= $1)";
+    async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<u64, Error> {
+        let sessions = "DELETE FROM session_security_sessions \
+             WHERE last_activity + expire_after + $3 <= $1 \
+             OR ($2 > 0 AND authenticated_at IS NOT NULL AND authenticated_at + $2 + $3 <= $1)";
         let backups = "DELETE FROM session_security_backups WHERE expires_at <= $1";
         let absolute = absolute_after as i64;
         let gone = on_pool!(&self.pool, |p| {
             let a = sqlx::query(sessions)
                 .bind(now)
                 .bind(absolute)
+                .bind(retain as i64)
                 .execute(p)
                 .await?;
             let b = sqlx::query(backups).bind(now).execute(p).await?;

@@ -197,3 +197,94 @@ impl Drop for Browser {
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
+
+impl Browser {
+    /// The number shown in the countdown, if any.
+    pub async fn counter(&self) -> Option<i64> {
+        let text = self
+            .js("const c = document.getElementById('session_security_counter'); return c ? c.textContent : '';")
+            .await;
+        let digits: String = text
+            .as_str()?
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .collect();
+        digits.parse().ok()
+    }
+
+    /// Whether the page's own content is hidden and inert (relogin dialog up).
+    pub async fn content_hidden(&self) -> bool {
+        let script = "const c = document.getElementById('content'); \
+            return !!c && getComputedStyle(c).visibility === 'hidden' \
+            && !!c.closest('[inert]');";
+        self.js(script).await.as_bool().unwrap_or(false)
+    }
+
+    /// Presses a plain key on the focused element: deliberate activity.
+    pub async fn press_key(&self) {
+        let focused = self.client.active_element().await.expect("focus");
+        focused.send_keys("x").await.expect("key");
+    }
+
+    /// Blocks the page's main thread for `seconds`, as a sleeping laptop
+    /// would stop its timers, then runs `then` (JS) before any timer fires.
+    pub async fn freeze(&self, seconds: u64, then: &str) {
+        let script = format!(
+            "const end = Date.now() + {ms}; while (Date.now() < end) {{}} {then}",
+            ms = seconds * 1000
+        );
+        self.js(&script).await;
+    }
+}
+
+/// Seconds since `start`, as a float, for timing assertions.
+pub fn since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64()
+}
+
+impl Browser {
+    /// Waits for the relogin dialog, logs `user` in inside its frame, and
+    /// comes back to the page.
+    pub async fn relogin_in_dialog(&self, user: &str) {
+        let shown = self
+            .wait_for(Duration::from_secs(12), || {
+                self.shown("session_security_relogin")
+            })
+            .await;
+        assert!(shown, "relogin dialog shown");
+        let frame = self
+            .client
+            .find(Locator::Id("session_security_relogin_frame"))
+            .await
+            .expect("frame");
+        frame.enter_frame().await.expect("enter frame");
+        let form_ready = self
+            .wait_for(Duration::from_secs(5), || async {
+                self.client
+                    .find(Locator::Css("input[name=username]"))
+                    .await
+                    .is_ok()
+            })
+            .await;
+        assert!(form_ready, "login form in the frame");
+        self.fill("input[name=username]", user).await;
+        self.fill("input[name=password]", &format!("{user}-pass"))
+            .await;
+        self.click("button[type=submit]").await;
+        self.client
+            .enter_parent_frame()
+            .await
+            .expect("back to the page");
+    }
+
+    /// The value of a form field.
+    pub async fn value(&self, css: &str) -> String {
+        let script =
+            format!("const e = document.querySelector('{css}'); return e ? e.value : null;");
+        self.js(&script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}

@@ -1,0 +1,86 @@
+//! Harbor CRM: a small customer-relationship app that shows
+//! `rocket_session_security` used exactly as an application would use it.
+//!
+//! - [`SessionSecurity`] is attached with a [`UserTimeouts`] hook
+//!   ([`auth::ManagerTimeouts`]): managers, who see every deal, are signed
+//!   out sooner than sales reps.
+//! - The crate's 401 catcher sends browsers to `/login?next=…` and gives
+//!   background requests the JSON `session_expired` answer.
+//! - Every page's base template includes `session_security/all.html`, every
+//!   form carries the CSRF token and every POST handler takes a `CsrfForm`.
+//! - The login handler serves `/login` and `/login/<relogin>`, so the
+//!   relogin dialog can open it in place.
+//!
+//! `cargo run -p demo-app` from the repository root serves it on
+//! <http://127.0.0.1:8000>; sign in as `alice` / `alice-demo-pass` or
+//! `bob` / `bob-demo-pass`.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod companies;
+pub mod contacts;
+pub mod dashboard;
+pub mod db;
+pub mod deals;
+pub mod headers;
+pub mod layout;
+pub mod notes;
+pub mod validation;
+
+use rocket::figment::Figment;
+use rocket::fs::FileServer;
+use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
+use rocket_session_security::{catchers, register_templates, SessionSecurity};
+
+/// The demo's own templates; the repository root has a `templates/` folder
+/// for the library, so the relative default would pick the wrong one.
+const TEMPLATE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+/// The stylesheet and icon, served at `/static`.
+const STATIC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
+
+/// Rocket's usual configuration (`Rocket.toml`, `ROCKET_*` variables) with
+/// the demo's defaults underneath, so it also runs with no `Rocket.toml`.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .join(("template_dir", TEMPLATE_DIR))
+        .join(("databases.crm.url", "sqlite://crm.sqlite"))
+        .join((
+            "databases.session_security.url",
+            "sqlite://session_security.sqlite",
+        ))
+        // The demo is served over plain HTTP; a Secure cookie would never come back.
+        .join(("session_security.cookie_secure", false))
+}
+
+/// The demo with the wall clock and the usual configuration.
+pub fn rocket() -> Rocket<Build> {
+    rocket_with(SessionSecurity::fairing(), figment())
+}
+
+/// The demo with a given session-security fairing (tests pass one with a
+/// `ManualClock`) and configuration (tests point the databases at a
+/// temporary directory). The managers' shorter timeout is added here, so it
+/// applies whatever fairing comes in.
+pub fn rocket_with(security: SessionSecurity, figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(security.with_user_timeouts(auth::ManagerTimeouts))
+        .attach(db::stage())
+        .attach(Template::custom(|engines| {
+            if let Err(e) = register_templates(&mut engines.tera) {
+                rocket::error!("{e}");
+            }
+            layout::configure_tera(&mut engines.tera);
+        }))
+        .attach(headers::SecurityHeaders)
+        .mount("/", auth::routes())
+        .mount("/", dashboard::routes())
+        .mount("/", companies::routes())
+        .mount("/", contacts::routes())
+        .mount("/", deals::routes())
+        .mount("/", notes::routes())
+        .mount("/static", FileServer::from(STATIC_DIR))
+        .register("/", catchers())
+        .register("/", layout::catchers())
+}
