@@ -42,7 +42,7 @@ async fn same_user_relogin_keeps_every_unsaved_input() {
         browser.content_hidden().await,
         "the page is hidden and inert"
     );
-    browser.relogin_in_dialog("alice").await;
+    browser.relogin("alice").await;
     let closed = browser
         .wait_for(Duration::from_secs(5), || async {
             !browser.shown("session_security_relogin").await
@@ -105,7 +105,7 @@ async fn a_different_user_gets_a_fresh_page() {
     let served = app::serve(Settings::default()).await;
     let browser = Browser::start().await;
     alice_typing(&browser, &served).await;
-    browser.relogin_in_dialog("bob").await;
+    browser.relogin("bob").await;
     let replaced = browser
         .wait_for(Duration::from_secs(5), || async {
             browser
@@ -155,7 +155,7 @@ async fn one_relogin_closes_the_dialog_in_every_tab() {
         );
     }
     browser.switch(&first).await;
-    browser.relogin_in_dialog("alice").await;
+    browser.relogin("alice").await;
     browser.switch(&second).await;
     let closed = browser
         .wait_for(Duration::from_secs(5), || async {
@@ -195,7 +195,7 @@ async fn a_held_submission_goes_through_exactly_once() {
         served.saves().is_empty(),
         "nothing reached the server while expired"
     );
-    browser.relogin_in_dialog("alice").await;
+    browser.relogin("alice").await;
     let saved = browser
         .wait_for(Duration::from_secs(6), || browser.shown("saved"))
         .await;

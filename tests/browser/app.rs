@@ -262,3 +262,16 @@ pub async fn serve(settings: Settings) -> Served {
         shutdown,
     }
 }
+
+impl crate::browser::Browser {
+    /// Logs in through this application's login form.
+    pub async fn login(&self, served: &Served, user: &str) {
+        self.login_with(&served.url("/login"), user, &format!("{user}-pass"))
+            .await;
+    }
+
+    /// Logs in again inside the relogin dialog.
+    pub async fn relogin(&self, user: &str) {
+        self.relogin_in_dialog(user, &format!("{user}-pass")).await;
+    }
+}

@@ -1,0 +1,284 @@
+#![allow(dead_code)] // each test binary uses a different part of the driver
+
+//! Drives Debian's headless Chromium through ChromeDriver: shared by the
+//! library's browser tests and the demo's.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+
+/// Whether a browser can run here; with `SESSION_SECURITY_REQUIRE_BROWSER`
+/// set, a missing one is a failure rather than a skip.
+pub fn available() -> bool {
+    let found = std::path::Path::new("/usr/bin/chromium").exists()
+        && std::path::Path::new("/usr/bin/chromedriver").exists();
+    if !found {
+        assert!(
+            std::env::var("SESSION_SECURITY_REQUIRE_BROWSER").is_err(),
+            "SESSION_SECURITY_REQUIRE_BROWSER is set but chromium/chromedriver are missing"
+        );
+        eprintln!("browser tests skipped: install chromium and chromium-driver");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A ChromeDriver process with one headless Chromium session.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let profile = std::env::temp_dir().join(format!("ss_chrome_{}_{port}", std::process::id()));
+        let mut caps = Capabilities::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--disable-background-timer-throttling",
+                    "--disable-renderer-backgrounding",
+                    "--disable-backgrounding-occluded-windows",
+                    "--window-size=1200,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        caps.insert("unhandledPromptBehavior".into(), json!("ignore"));
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if started.elapsed() < Duration::from_secs(20) => {
+                    let _ = e;
+                    rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("chromedriver did not start: {e}"),
+            }
+        };
+        Browser {
+            client,
+            driver,
+            profile,
+        }
+    }
+
+    /// Ends the browser session; call at the end of every test.
+    pub async fn finish(self) {
+        let _ = self.client.clone().close().await;
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("goto");
+    }
+
+    /// Runs `script` (a function body) in the current window.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.expect("script")
+    }
+
+    pub async fn url(&self) -> String {
+        self.client.current_url().await.expect("url").to_string()
+    }
+
+    /// Whether the element with `id` exists and is shown.
+    pub async fn shown(&self, id: &str) -> bool {
+        let script = format!(
+            "const e = document.getElementById('{id}'); \
+             return !!e && !e.hidden && e.getClientRects().length > 0;"
+        );
+        self.js(&script).await.as_bool().unwrap_or(false)
+    }
+
+    /// Polls `check` every 100 ms until it holds or `limit` passes.
+    pub async fn wait_for<F, Fut>(&self, limit: Duration, mut check: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if check().await {
+                return true;
+            }
+            rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        check().await
+    }
+
+    /// Logs in through the login form at `login_url`.
+    pub async fn login_with(&self, login_url: &str, user: &str, password: &str) {
+        self.goto(login_url).await;
+        self.fill("input[name=username]", user).await;
+        self.fill("input[name=password]", password).await;
+        self.click("button[type=submit]").await;
+        let logged_in = self
+            .wait_for(Duration::from_secs(5), || async {
+                !self.url().await.contains("/login")
+            })
+            .await;
+        assert!(logged_in, "login as {user} failed");
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.client.find(Locator::Css(css)).await.expect(css);
+        field.clear().await.ok();
+        field.send_keys(text).await.expect("type");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Opens a new window on `url` and returns its handle.
+    pub async fn open_window(&self, url: &str) -> fantoccini::wd::WindowHandle {
+        let window = self.client.new_window(false).await.expect("window").handle;
+        self.client
+            .switch_to_window(window.clone())
+            .await
+            .expect("switch");
+        self.goto(url).await;
+        window
+    }
+
+    pub async fn switch(&self, window: &fantoccini::wd::WindowHandle) {
+        self.client
+            .switch_to_window(window.clone())
+            .await
+            .expect("switch");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Browser {
+    /// The number shown in the countdown, if any.
+    pub async fn counter(&self) -> Option<i64> {
+        let text = self
+            .js("const c = document.getElementById('session_security_counter'); return c ? c.textContent : '';")
+            .await;
+        let digits: String = text
+            .as_str()?
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .collect();
+        digits.parse().ok()
+    }
+
+    /// Whether the page's own content is hidden and inert (relogin dialog up).
+    pub async fn content_hidden(&self) -> bool {
+        let script = "const c = document.getElementById('content'); \
+            return !!c && getComputedStyle(c).visibility === 'hidden' \
+            && !!c.closest('[inert]');";
+        self.js(script).await.as_bool().unwrap_or(false)
+    }
+
+    /// Presses a plain key on the focused element: deliberate activity.
+    pub async fn press_key(&self) {
+        let focused = self.client.active_element().await.expect("focus");
+        focused.send_keys("x").await.expect("key");
+    }
+
+    /// Blocks the page's main thread for `seconds`, as a sleeping laptop
+    /// would stop its timers, then runs `then` (JS) before any timer fires.
+    pub async fn freeze(&self, seconds: u64, then: &str) {
+        let script = format!(
+            "const end = Date.now() + {ms}; while (Date.now() < end) {{}} {then}",
+            ms = seconds * 1000
+        );
+        self.js(&script).await;
+    }
+}
+
+/// Seconds since `start`, as a float, for timing assertions.
+pub fn since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64()
+}
+
+impl Browser {
+    /// Waits for the relogin dialog, logs `user` in inside its frame, and
+    /// comes back to the page.
+    pub async fn relogin_in_dialog(&self, user: &str, password: &str) {
+        let shown = self
+            .wait_for(Duration::from_secs(12), || {
+                self.shown("session_security_relogin")
+            })
+            .await;
+        assert!(shown, "relogin dialog shown");
+        let frame = self
+            .client
+            .find(Locator::Id("session_security_relogin_frame"))
+            .await
+            .expect("frame");
+        frame.enter_frame().await.expect("enter frame");
+        let form_ready = self
+            .wait_for(Duration::from_secs(5), || async {
+                self.client
+                    .find(Locator::Css("input[name=username]"))
+                    .await
+                    .is_ok()
+            })
+            .await;
+        assert!(form_ready, "login form in the frame");
+        self.fill("input[name=username]", user).await;
+        self.fill("input[name=password]", password).await;
+        self.click("button[type=submit]").await;
+        self.client
+            .enter_parent_frame()
+            .await
+            .expect("back to the page");
+    }
+
+    /// The value of a form field.
+    pub async fn value(&self, css: &str) -> String {
+        let script =
+            format!("const e = document.querySelector('{css}'); return e ? e.value : null;");
+        self.js(&script)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
