@@ -26,6 +26,14 @@ impl Times {
         (absolute_after > 0).then(|| self.authenticated_at + absolute_after as i64)
     }
 
+    /// When the session ended or will end: at the idle limit, or at the
+    /// absolute limit if that comes first.
+    pub fn ended_at(&self, absolute_after: u64) -> i64 {
+        let idle_end = self.last_activity + self.expire_after;
+        self.absolute_end(absolute_after)
+            .map_or(idle_end, |end| end.min(idle_end))
+    }
+
     /// Idle for `expire_after` or more, or past the absolute limit.
     pub fn is_expired(&self, now: i64, absolute_after: u64) -> bool {
         self.idle(now) >= self.expire_after
@@ -104,6 +112,13 @@ mod tests {
         };
         assert!(busy.is_expired(1100, 200));
         assert!(!busy.is_expired(1100, 0), "0 disables the absolute limit");
+    }
+
+    #[test]
+    fn a_session_ends_at_the_earlier_limit() {
+        assert_eq!(T.ended_at(0), 1010);
+        assert_eq!(T.ended_at(105), 1005);
+        assert_eq!(T.ended_at(200), 1010);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 use rocket_db_pools::Database;
 use serde_json::Map;
 
-use crate::activity::{merge_idle_for, parse_idle_for};
+use crate::activity::{merge_idle_for, parse_idle_for, Times};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cookie::{self, BACKUP_COOKIE, SESSION_COOKIE};
@@ -19,6 +19,9 @@ use crate::runtime::{LocaleHook, Runtime, UserTimeouts};
 use crate::store::{BackupRecord, SessionDb, SessionStore, SqlStore};
 use crate::token;
 use crate::verdict::{State, Verdict};
+
+/// Seconds WCAG 2.2.1 gives a user to extend a time limit.
+const WCAG_LEAD: u64 = 20;
 
 /// The session-security fairing. Attach it once:
 ///
@@ -95,6 +98,13 @@ impl Fairing for SessionSecurity {
                 return Err(rocket);
             }
         };
+        if config.warning_lead() < WCAG_LEAD {
+            rocket::warn!(
+                "session_security: the warning comes {} s before expiry; WCAG 2.2.1 asks for \
+                 at least {WCAG_LEAD} s (expire_after - warn_after)",
+                config.warning_lead()
+            );
+        }
         let clock = self.clock.clone();
         let timeouts = self.timeouts.clone();
         let locale = self.locale.clone();
@@ -172,7 +182,7 @@ impl Fairing for SessionSecurity {
         } else if state.clear_backup {
             response.adjoin_header(cookie::removal(BACKUP_COOKIE, config));
         }
-        if request.uri().path() == config.relogin_url.split('?').next().unwrap_or_default() {
+        if is_login_page(config, request.uri().path().as_str()) {
             // The relogin dialog frames the login page: our origin only.
             response.set_raw_header("X-Frame-Options", "SAMEORIGIN");
             if !response.headers().contains("Content-Security-Policy") {
@@ -216,7 +226,7 @@ async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<
     };
 
     if times.is_expired(now, runtime.config.absolute_after) {
-        return expire(runtime, state, now).await;
+        return expire(runtime, state, times, now).await;
     }
     if let Some(Ok(idle_for)) = state.idle_for {
         let merged = merge_idle_for(record.last_activity, now, idle_for);
@@ -229,31 +239,41 @@ async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<
     Ok(state)
 }
 
-/// Logs an expired session out, backing its data up for a relogin first.
-async fn expire(runtime: &Runtime, state: State, now: i64) -> Result<State, Error> {
+/// Logs an expired session out, backing its data up for a relogin.
+async fn expire(runtime: &Runtime, state: State, times: Times, now: i64) -> Result<State, Error> {
     let Some(record) = state.record else {
         return Ok(State::default());
     };
+    if !runtime.store.delete(&record.token_hash).await? {
+        // A concurrent request ended this session first and answers for it;
+        // leave the cookies to that request.
+        return Ok(State {
+            expired: true,
+            ..State::default()
+        });
+    }
     let mut expired = State {
         clear_token: true,
         expired: true,
         ..State::default()
     };
-    if let (true, Some(user_id)) = (runtime.config.relogin, record.user_id.clone()) {
+    if let (true, Some(user_id)) = (runtime.config.relogin, record.user_id) {
+        let config = &runtime.config;
+        // The backup's time runs from the session's end, not from the next request.
+        let ended = times.ended_at(config.absolute_after).min(now);
         let id = token::random_secret();
         let backup = BackupRecord {
             id_hash: token::hash(&id),
             user_id,
             data: serde_json::to_string(&state.data)?,
-            expires_at: now + runtime.config.backup_ttl as i64,
+            expires_at: ended + config.backup_ttl as i64,
         };
         runtime.store.insert_backup(&backup).await?;
         expired.backup_token = Some(id);
         // Every tab's relogin frame then shares one anonymous session, and
         // so one CSRF token for the login form.
-        expired.start_anonymous(now, runtime.config.expire_after);
+        expired.start_anonymous(now, config.expire_after);
     }
-    runtime.store.delete(&record.token_hash).await?;
     Ok(expired)
 }
 
@@ -272,8 +292,8 @@ async fn persist(runtime: &Runtime, request: &Request<'_>, verdict: &Verdict) ->
         let save = (!state.pending_insert && state.data_dirty).then_some(data);
         let idle_long_enough =
             verdict.now - record.last_activity >= runtime.config.activity_write_grace as i64;
-        let touch = record.user_id.is_some()
-            && !state.pending_insert
+        // Anonymous sessions too, so a login form left open keeps its CSRF token.
+        let touch = !state.pending_insert
             && !state.csrf_refused
             && (idle_long_enough || state.force_touch)
             && !is_passive(&runtime.config, request);
@@ -295,6 +315,20 @@ async fn persist(runtime: &Runtime, request: &Request<'_>, verdict: &Verdict) ->
         runtime.store.touch(&hash, verdict.now).await?;
     }
     Ok(())
+}
+
+/// The login pages: `login_url`, `relogin_url` and anything below them
+/// (`/login/1`, `/login/true`).
+fn is_login_page(config: &Config, path: &str) -> bool {
+    [&config.login_url, &config.relogin_url]
+        .into_iter()
+        .any(|url| {
+            let page = url.split('?').next().unwrap_or_default();
+            path == page
+                || path
+                    .strip_prefix(page)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
 }
 
 /// Passive requests never count as activity: configured paths and route

@@ -139,6 +139,12 @@ impl<T> std::ops::Deref for CsrfForm<T> {
     }
 }
 
+impl<T> Sentinel for CsrfForm<T> {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        fairing_missing(rocket)
+    }
+}
+
 /// Why a [`CsrfForm`] was refused.
 #[derive(Debug)]
 pub enum CsrfFormError<'r> {

@@ -63,11 +63,75 @@
 //!    Put [`Session::csrf_token`] into every form as a hidden `csrf_token`
 //!    field.
 //!
-//! 4. In your login handler, call [`Session::login`] once the password is
-//!    checked. It issues a new session token, so a token planted before
-//!    login is worthless afterwards. Serve it at `/login` and
-//!    `/login/<relogin>`; when `next` comes along, pass it through
-//!    [`local_path`] before redirecting to it.
+//! 4. Bring in the warning and relogin dialogs: register the crate's
+//!    templates into your Tera once, put one line in your base template
+//!    (inside `<body>`), and hand each page its `session_security` value.
+//!
+//!    ```no_run
+//!    # use rocket::get;
+//!    use rocket_dyn_templates::{context, Template};
+//!    use rocket_session_security::{register_templates, Authenticated, Session};
+//!
+//!    // At launch: .attach(templates())
+//!    fn templates() -> impl rocket::fairing::Fairing {
+//!        Template::custom(|engines| {
+//!            if let Err(e) = register_templates(&mut engines.tera) {
+//!                rocket::error!("{e}");
+//!            }
+//!        })
+//!    }
+//!
+//!    #[get("/")]
+//!    fn home(_user: Authenticated, session: Session<'_>) -> Template {
+//!        Template::render("home", context! { session_security: session.page() })
+//!    }
+//!    ```
+//!
+//!    ```html
+//!    {% include "session_security/all.html" %}
+//!    ```
+//!
+//!    The include renders nothing without a logged-in user. It needs no
+//!    inline script or style, so pages keep working under
+//!    `Content-Security-Policy: default-src 'self'`; the script and stylesheet
+//!    are served by the crate at content-hashed URLs. Without Tera, put
+//!    [`PageContext::to_html`] into your pages instead. The strings follow the
+//!    browser's `Accept-Language` (English and ten more locales), or
+//!    [`SessionSecurity::with_locale`].
+//!
+//! 5. Your login handler: check the password, call [`Session::login`] (a
+//!    new session token, so a token planted before login is worthless
+//!    afterwards), and answer with [`after_login`]. Serve it at `/login` and
+//!    at `/login/<relogin>`, the URL the relogin dialog opens; that one
+//!    route parameter is all relogin needs:
+//!
+//!    ```
+//!    # use rocket::{post, FromForm};
+//!    use rocket::response::Redirect;
+//!    use rocket_session_security::{after_login, CsrfForm, Relogin, Session};
+//!
+//!    #[derive(FromForm)]
+//!    struct Login { username: String, password: String, next: Option<String> }
+//!
+//!    # fn password_ok(_: &str, _: &str) -> bool { true }
+//!    #[post("/login/<relogin>", data = "<form>")]
+//!    async fn login(relogin: Relogin, form: CsrfForm<Login>, session: Session<'_>) -> Redirect {
+//!        if !password_ok(&form.username, &form.password) {
+//!            return Redirect::to("/login");
+//!        }
+//!        if session.login(&form.username).await.is_err() {
+//!            return Redirect::to("/login");
+//!        }
+//!        after_login(relogin, form.next.as_deref())
+//!    }
+//!    ```
+//!
+//!    [`after_login`] sends a relogin to `/session_security/after_relogin`,
+//!    which gives the session data backed up at expiry back to the **same**
+//!    user only (under yet another new token), refreshes the CSRF token in
+//!    every open tab and closes their dialogs; another user gets nothing and
+//!    a fresh page. Otherwise it follows `next` when that is a local path
+//!    (see [`local_path`]), else `/`.
 //!
 //! ## What counts as activity
 //!
@@ -159,7 +223,7 @@ pub use guard::{
 };
 pub use page::{register_templates, PageContext};
 pub use redirect::local_path;
-pub use relogin::after_login;
+pub use relogin::{after_login, Relogin};
 pub use runtime::{LocaleHook, UserTimeouts};
 pub use session::Session;
 pub use store::{BackupRecord, SessionDb, SessionRecord, SessionStore, SqlStore, StorePool};

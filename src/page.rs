@@ -83,6 +83,7 @@ impl PageContext {
                     "relogin": config.relogin,
                     "reloginUrl": config.relogin_url,
                     "csrfToken": record.csrf_token,
+                    "userTag": record.user_id.as_deref().map(crate::relogin::user_tag),
                     "csrfField": CSRF_FIELD,
                     "csrfHeader": CSRF_HEADER,
                     "lang": lang.replace('_', "-"),

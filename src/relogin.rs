@@ -15,6 +15,30 @@ use crate::routes::AFTER_RELOGIN_PATH;
 use crate::session::Session;
 use crate::token;
 
+/// The `relogin` route parameter of a login handler (`/login/<relogin>`):
+/// `1`, `true`, `yes` or `on` mean the login came through the relogin
+/// dialog; `0`, `false`, `no` or `off` that it did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relogin(pub bool);
+
+impl<'a> rocket::request::FromParam<'a> for Relogin {
+    type Error = &'a str;
+
+    fn from_param(param: &'a str) -> Result<Self, Self::Error> {
+        match param.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Relogin(true)),
+            "0" | "false" | "no" | "off" => Ok(Relogin(false)),
+            _ => Err(param),
+        }
+    }
+}
+
+impl From<Relogin> for bool {
+    fn from(relogin: Relogin) -> bool {
+        relogin.0
+    }
+}
+
 /// Where a login handler sends the browser after a successful login:
 /// `/session_security/after_relogin` when the login came through the
 /// relogin dialog (`/login/<relogin>`), else `next` when it is a local path,
@@ -23,20 +47,20 @@ use crate::token;
 /// ```
 /// # use rocket::{post, FromForm};
 /// use rocket::response::Redirect;
-/// use rocket_session_security::{after_login, CsrfForm, Session};
+/// use rocket_session_security::{after_login, CsrfForm, Relogin, Session};
 ///
 /// #[derive(FromForm)]
 /// struct Login { username: String, password: String, next: Option<String> }
 ///
 /// #[post("/login/<relogin>", data = "<form>")]
-/// async fn login(relogin: bool, form: CsrfForm<Login>, session: Session<'_>) -> Redirect {
+/// async fn login(relogin: Relogin, form: CsrfForm<Login>, session: Session<'_>) -> Redirect {
 ///     // … check the password first …
 ///     session.login(&form.username).await.ok();
 ///     after_login(relogin, form.next.as_deref())
 /// }
 /// ```
-pub fn after_login(relogin: bool, next: Option<&str>) -> Redirect {
-    if relogin {
+pub fn after_login(relogin: impl Into<bool>, next: Option<&str>) -> Redirect {
+    if relogin.into() {
         return Redirect::to(AFTER_RELOGIN_PATH);
     }
     Redirect::to(next.and_then(local_path).unwrap_or("/").to_owned())
@@ -46,9 +70,30 @@ pub fn after_login(relogin: bool, next: Option<&str>) -> Redirect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// The backup belonged to this user and is restored.
-    SameUser,
-    /// There was a backup of another user, or none usable: nothing restored.
-    Different,
+    Restored,
+    /// The backup belonged to this user but waited past `backup_ttl`.
+    TooLate,
+    /// The backup belonged to another user: nothing restored.
+    OtherUser,
+    /// No usable backup cookie: the page decides by the user tag.
+    NoBackup,
+}
+
+impl Outcome {
+    /// Whether the server knows the same user is back.
+    fn same_user(self) -> Option<bool> {
+        match self {
+            Outcome::Restored | Outcome::TooLate => Some(true),
+            Outcome::OtherUser => Some(false),
+            Outcome::NoBackup => None,
+        }
+    }
+}
+
+/// A stable, opaque tag of a user id, so a page can tell whether the user
+/// logging in again is the one it was rendered for without the backup.
+pub(crate) fn user_tag(user_id: &str) -> String {
+    token::hash(&format!("session_security user {user_id}"))
 }
 
 /// Takes the browser's backup (single use) and restores it when it belongs
@@ -56,19 +101,22 @@ pub(crate) enum Outcome {
 pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outcome, Error> {
     let verdict = session.verdict();
     let runtime = session.runtime();
+    let Some(id) = verdict.backup_id.as_deref() else {
+        return Ok(Outcome::NoBackup);
+    };
+    // Used up or void either way: the browser may forget it.
     verdict.lock().clear_backup = true;
-    let Some(id) = verdict
-        .backup_id
-        .as_deref()
-        .filter(|id| token::well_formed(id))
-    else {
-        return Ok(Outcome::Different);
-    };
+    if !token::well_formed(id) {
+        return Ok(Outcome::NoBackup);
+    }
     let Some(backup) = runtime.store.take_backup(&token::hash(id)).await? else {
-        return Ok(Outcome::Different);
+        return Ok(Outcome::NoBackup);
     };
-    if backup.user_id != user_id || backup.expires_at <= verdict.now {
-        return Ok(Outcome::Different);
+    if backup.user_id != user_id {
+        return Ok(Outcome::OtherUser);
+    }
+    if backup.expires_at <= verdict.now {
+        return Ok(Outcome::TooLate);
     }
     let saved: Map<String, Value> = serde_json::from_str(&backup.data).unwrap_or_default();
     {
@@ -80,7 +128,7 @@ pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outc
     }
     // A fresh token for the restored session (ASVS 7.2.4).
     session.cycle_id().await?;
-    Ok(Outcome::SameUser)
+    Ok(Outcome::Restored)
 }
 
 const PAGE: (&str, &str) = (
@@ -107,11 +155,13 @@ pub(crate) async fn after_relogin(
     let outcome = restore(&session, &user.user_id)
         .await
         .map_err(unavailable)?;
-    let same_user = outcome == Outcome::SameUser;
+    let same_user = outcome.same_user();
     let message = json!({
         "type": "session_security:relogin",
         "sameUser": same_user,
-        "csrfToken": if same_user { Some(session.csrf_token()) } else { None },
+        "restored": outcome == Outcome::Restored,
+        "userTag": user_tag(&user.user_id),
+        "csrfToken": session.csrf_token(),
     });
     let mut tera = Tera::default();
     tera.add_raw_templates([PAGE])
@@ -119,7 +169,7 @@ pub(crate) async fn after_relogin(
     let mut context = Context::new();
     context.insert("message_json", &script_safe_json(&message));
     context.insert("script_url", &crate::assets::after_relogin_url());
-    context.insert("same_user", &same_user);
+    context.insert("same_user", &(same_user != Some(false)));
     context.insert("t", crate::i18n::strings(&session.verdict().locale));
     let html = tera
         .render(PAGE.0, &context)

@@ -79,7 +79,8 @@ impl<'r> Session<'r> {
 
     /// Logs `user_id` in: a new session token (the old one dies, against
     /// session fixation), a new CSRF token, fresh activity and absolute
-    /// clocks. Data already in the session is kept.
+    /// clocks. Data of an anonymous session (or of the same user) is kept;
+    /// another user's data is dropped.
     pub async fn login(&self, user_id: &str) -> Result<(), Error> {
         let expire_after = self.runtime.expire_after_for(self.rocket, user_id).await;
         let now = self.verdict.now;
@@ -87,6 +88,11 @@ impl<'r> Session<'r> {
         let (old, record) = {
             let mut state = self.verdict.lock();
             let old = state.record.take().filter(|_| !state.pending_insert);
+            let previous_user = old.as_ref().and_then(|r| r.user_id.as_deref());
+            if previous_user.is_some_and(|previous| previous != user_id) {
+                // Another user's data never passes to whoever logs in next.
+                state.data.clear();
+            }
             let record = SessionRecord {
                 token_hash: token::hash(&token),
                 user_id: Some(user_id.to_owned()),

@@ -214,3 +214,105 @@ async fn session_cookie_flags() {
         .unwrap_or("");
     assert!(value.len() >= 22, "at least 128 bits of token");
 }
+
+/// Managers get 6 s, everyone else the configured 10 s.
+struct Managers;
+
+#[rocket::async_trait]
+impl rocket_session_security::UserTimeouts for Managers {
+    async fn expire_after(&self, _: &rocket::Rocket<rocket::Orbit>, user: &str) -> Option<u64> {
+        match user {
+            "boss" => Some(6),
+            "hasty" => Some(1),
+            _ => None,
+        }
+    }
+}
+
+#[rocket::async_test]
+async fn per_user_timeouts_come_from_the_hook() {
+    let boss = TestApp::with_fairing(figment(), |f| f.with_user_timeouts(Managers)).await;
+    let clerk = TestApp::with_fairing(figment(), |f| f.with_user_timeouts(Managers)).await;
+    boss.login("boss").await;
+    clerk.login("clerk").await;
+    for app in [&boss, &clerk] {
+        app.advance(5);
+        assert!(app.whoami().await.is_some());
+        app.advance(6);
+    }
+    assert_eq!(boss.whoami().await, None, "6 s for managers");
+    clerk.advance(3);
+    assert_eq!(
+        clerk.whoami().await.as_deref(),
+        Some("clerk"),
+        "9 s idle is fine for a clerk"
+    );
+}
+
+#[rocket::async_test]
+async fn a_per_user_limit_never_cuts_the_warning_short() {
+    let app = TestApp::with_fairing(figment(), |f| f.with_user_timeouts(Managers)).await;
+    app.login("hasty").await;
+    let status: rocket::serde::json::Value = app
+        .get("/session_security/status")
+        .await
+        .into_json()
+        .await
+        .unwrap();
+    // The configured lead is 10 - 5 = 5 s: a 1 s limit is raised to 6.
+    assert_eq!(status["expire_after"], 6);
+    assert_eq!(status["warn_after"], 1);
+}
+
+#[rocket::async_test]
+async fn activity_writes_are_coalesced_by_the_grace() {
+    let app = TestApp::with(figment().merge(("session_security.activity_write_grace", 3))).await;
+    app.login("alice").await;
+    app.advance(2);
+    app.get("/whoami").await;
+    assert_eq!(
+        app.server_idle().await,
+        Some(2),
+        "inside the grace: not written"
+    );
+    app.advance(1);
+    app.get("/whoami").await;
+    assert_eq!(
+        app.server_idle().await,
+        Some(0),
+        "3 s after the last write: written"
+    );
+}
+
+#[rocket::async_test]
+async fn logging_in_over_another_users_session_drops_their_data() {
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    app.get("/set/draft/alice-secret").await;
+    app.login("bob").await;
+    assert_eq!(
+        app.get("/get/draft").await.into_string().await.as_deref(),
+        Some("")
+    );
+    app.login("bob").await;
+    app.get("/set/draft/bobs").await;
+    app.login("bob").await;
+    assert_eq!(
+        app.get("/get/draft").await.into_string().await.as_deref(),
+        Some("bobs"),
+        "the same user logging in again keeps their data"
+    );
+}
+
+#[rocket::async_test]
+async fn an_open_login_form_keeps_its_anonymous_session_alive() {
+    let app = TestApp::with(figment().merge(("session_security.relogin", false))).await;
+    let token = app.get("/csrf").await.into_string().await.unwrap();
+    for _ in 0..4 {
+        app.advance(8);
+        assert_eq!(
+            app.get("/csrf").await.into_string().await.as_deref(),
+            Some(token.as_str())
+        );
+    }
+}

@@ -13,15 +13,13 @@ use rocket::{get, post, routes, Orbit, Request, Rocket, Route};
 use rocket_db_pools::{Connection, Database};
 use rocket_dyn_templates::{context, Template};
 use rocket_session_security::{
-    local_path, Authenticated, Config, CsrfForm, CsrfFormError, Session, UserTimeouts,
+    after_login, local_path, Authenticated, Config, CsrfForm, CsrfFormError, Relogin, Session,
+    UserTimeouts,
 };
 use serde::Serialize;
 
 use crate::db::{AppResult, Crm};
 use crate::layout::{Confirmation, Reply};
-
-/// Where the library's relogin dialog is told the outcome of a relogin.
-const AFTER_RELOGIN: &str = "/session_security/after_relogin";
 
 /// Hashes a password with argon2id and a fresh random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
@@ -119,11 +117,6 @@ impl UserTimeouts for ManagerTimeouts {
     }
 }
 
-/// `relogin` path segments that mean "this login happens in the relogin dialog".
-fn is_relogin(segment: &str) -> bool {
-    !matches!(segment, "" | "0" | "false" | "no" | "off")
-}
-
 /// The login form; every field defaults to empty so a missing one is a
 /// failed login, not a 422 page.
 #[derive(Debug, FromForm)]
@@ -172,8 +165,8 @@ fn login_form(
 
 /// The login page inside the library's relogin dialog (`relogin_url`).
 #[get("/login/<relogin>")]
-fn relogin_form(session: Session<'_>, relogin: &str) -> Template {
-    login_page(&session, is_relogin(relogin), None, "", None, None)
+fn relogin_form(session: Session<'_>, relogin: Relogin) -> Template {
+    login_page(&session, relogin.into(), None, "", None, None)
 }
 
 /// A login form whose CSRF check failed: most likely a login page left
@@ -197,10 +190,10 @@ async fn login<'r>(
 async fn relogin<'r>(
     session: Session<'_>,
     db: Connection<Crm>,
-    relogin: &str,
+    relogin: Relogin,
     form: LoginSubmission<'r>,
 ) -> AppResult<Reply> {
-    sign_in(session, db, form, is_relogin(relogin)).await
+    sign_in(session, db, form, relogin.into()).await
 }
 
 /// Checks the password and logs in; a failure changes nothing in the session.
@@ -256,11 +249,11 @@ async fn sign_in(
 
     session.login(&username).await?;
     if relogin {
-        return Ok(Reply::Redirect(Redirect::to(AFTER_RELOGIN)));
+        // The library's after_relogin restores the session for the same user.
+        return Ok(Reply::Redirect(after_login(true, None)));
     }
-    let next = local_path(&form.next).unwrap_or("/").to_owned();
     Ok(Reply::Flash(Flash::success(
-        Redirect::to(next),
+        after_login(false, Some(&form.next)),
         format!("Welcome, {display_name}."),
     )))
 }
@@ -303,11 +296,5 @@ mod tests {
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(password_matches("s3cret", &hash));
         assert!(!password_matches("S3cret", &hash));
-    }
-
-    #[test]
-    fn relogin_segment() {
-        assert!(is_relogin("1") && is_relogin("true"));
-        assert!(!is_relogin("0") && !is_relogin("false"));
     }
 }

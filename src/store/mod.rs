@@ -60,8 +60,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Sets last activity to the later of the stored value and `at`, in one
     /// statement, so a slow request never moves it backwards.
     async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error>;
-    /// Deletes a session.
-    async fn delete(&self, token_hash: &str) -> Result<(), Error>;
+    /// Deletes a session; returns whether this call removed it, so of two
+    /// requests racing to end one session exactly one goes on.
+    async fn delete(&self, token_hash: &str) -> Result<bool, Error>;
     /// Adds a relogin backup.
     async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error>;
     /// Removes and returns a backup (single use), whether or not it expired.

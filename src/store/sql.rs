@@ -129,14 +129,14 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn delete(&self, token_hash: &str) -> Result<(), Error> {
+    async fn delete(&self, token_hash: &str) -> Result<bool, Error> {
         let sql = "DELETE FROM session_security_sessions WHERE token_hash = $1";
-        on_pool!(&self.pool, |p| sqlx::query(sql)
+        let gone = on_pool!(&self.pool, |p| sqlx::query(sql)
             .bind(token_hash)
             .execute(p)
             .await
-            .map(drop))?;
-        Ok(())
+            .map(|done| done.rows_affected() > 0))?;
+        Ok(gone)
     }
 
     async fn insert_backup(&self, b: &BackupRecord) -> Result<(), Error> {

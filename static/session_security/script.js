@@ -808,12 +808,21 @@
       if (back && back.isConnected && typeof back.focus === "function") back.focus({ preventScroll: true });
     }
 
+    /**
+     * Only our own relogin frame, on our origin, while the dialog is up, may
+     * say who logged in: no other window can push a token or a navigation.
+     * Same user: the server matched the backup, or, without one, the user
+     * tag matches the one this page was rendered for.
+     */
     function onWindowMessage(event) {
       if (event.origin !== location.origin) return;
+      if (!ui.frame || event.source !== ui.frame.contentWindow || state !== EXPIRED) return;
       const data = event.data;
       if (!data || typeof data !== "object" || data.type !== RELOGIN_MESSAGE) return;
       const token = typeof data.csrfToken === "string" && data.csrfToken ? data.csrfToken : null;
-      reloggedIn(data.sameUser === true, token, true);
+      const sameTag = typeof data.userTag === "string" && !!config.userTag && data.userTag === config.userTag;
+      const sameUser = data.sameUser === true || (data.sameUser !== false && sameTag);
+      reloggedIn(sameUser, token, true);
     }
 
     /**

@@ -2,6 +2,8 @@
 //! port with the real clock and short timings, driven by Debian's headless
 //! Chromium through ChromeDriver.
 
+#![allow(dead_code, unused_imports)] // each test binary uses a different part
+
 pub mod app;
 mod driver;
 

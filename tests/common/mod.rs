@@ -104,8 +104,16 @@ fn api_note(_user: Authenticated, _csrf: CsrfChecked) -> &'static str {
 
 /// The test application on `figment`, with the fairing on `clock`.
 pub fn app(figment: Figment, clock: &ManualClock) -> Rocket<Build> {
+    app_with(
+        figment,
+        SessionSecurity::fairing().with_clock(clock.clone()),
+    )
+}
+
+/// The test application with a fairing set up by the test.
+pub fn app_with(figment: Figment, fairing: SessionSecurity) -> Rocket<Build> {
     rocket::custom(figment)
-        .attach(SessionSecurity::fairing().with_clock(clock.clone()))
+        .attach(fairing)
         .register("/", catchers())
         .mount(
             "/",
@@ -136,8 +144,17 @@ impl TestApp {
     }
 
     pub async fn with(figment: Figment) -> Self {
+        Self::with_fairing(figment, |fairing| fairing).await
+    }
+
+    /// Lets the test configure the fairing (which already has the clock).
+    pub async fn with_fairing(
+        figment: Figment,
+        setup: impl FnOnce(SessionSecurity) -> SessionSecurity,
+    ) -> Self {
         let clock = ManualClock::new(T0);
-        let client = Client::tracked(app(figment, &clock))
+        let fairing = setup(SessionSecurity::fairing().with_clock(clock.clone()));
+        let client = Client::tracked(app_with(figment, fairing))
             .await
             .expect("valid rocket");
         TestApp { client, clock }
