@@ -20,6 +20,10 @@ pub struct Settings {
     pub warn_after: u64,
     pub expire_after: u64,
     pub relogin: bool,
+    /// Where the browser goes on expiry when relogin is off.
+    pub logout_url: Option<&'static str>,
+    /// The locale the application hook picks, instead of Accept-Language.
+    pub locale: Option<&'static str>,
 }
 
 impl Default for Settings {
@@ -28,6 +32,8 @@ impl Default for Settings {
             warn_after: 4,
             expire_after: 8,
             relogin: true,
+            logout_url: None,
+            locale: None,
         }
     }
 }
@@ -175,6 +181,33 @@ fn save(user: Authenticated, form: CsrfForm<Save>, counters: &State<Arc<Counters
     Template::render("saved", context! { user: user.user_id, title: form.title })
 }
 
+/// The page in a browser without BroadcastChannel: tabs must fall back to
+/// storage events.
+#[get("/nobc")]
+fn no_broadcast_page(user: Authenticated, session: Session<'_>) -> Template {
+    Template::render(
+        "page",
+        context! {
+            user: user.user_id,
+            draft: "",
+            csrf_token: session.csrf_token(),
+            session_security: session.page(),
+            no_broadcast: true,
+        },
+    )
+}
+
+#[get("/no-broadcast.js")]
+fn no_broadcast_js() -> (rocket::http::ContentType, &'static str) {
+    let script = "delete window.BroadcastChannel; window.BroadcastChannel = undefined;";
+    (rocket::http::ContentType::JavaScript, script)
+}
+
+#[get("/bye")]
+fn bye() -> &'static str {
+    "signed out"
+}
+
 #[get("/errors.js")]
 fn errors_js() -> (rocket::http::ContentType, &'static str) {
     // Loaded first by the test page: records script errors for the tests.
@@ -204,12 +237,16 @@ pub async fn serve(settings: Settings) -> Served {
         .merge(("session_security.warn_after", settings.warn_after))
         .merge(("session_security.expire_after", settings.expire_after))
         .merge(("session_security.relogin", settings.relogin))
-        .merge(("session_security.cookie_secure", false));
+        .merge(("session_security.cookie_secure", false))
+        .merge(("session_security.logout_url", settings.logout_url));
     let (port_tx, port_rx) = rocket::tokio::sync::oneshot::channel();
     let port_tx = Mutex::new(Some(port_tx));
     let ping_counter = counters.clone();
     let rocket = rocket::custom(figment)
-        .attach(SessionSecurity::fairing())
+        .attach(match settings.locale {
+            Some(locale) => SessionSecurity::fairing().with_locale(move |_| Some(locale.into())),
+            None => SessionSecurity::fairing(),
+        })
         .attach(Template::custom(|engines| {
             register_templates(&mut engines.tera).expect("crate templates");
         }))
@@ -247,7 +284,10 @@ pub async fn serve(settings: Settings) -> Served {
                 csp_report,
                 set,
                 save,
-                errors_js
+                errors_js,
+                no_broadcast_page,
+                no_broadcast_js,
+                bye
             ],
         );
     let ignited = rocket.ignite().await.expect("ignite");

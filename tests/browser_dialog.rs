@@ -1,0 +1,278 @@
+//! The warning dialog as a person uses it (keyboard, buttons, focus), its
+//! translations, the storage-event fallback, and what the relogin dialog
+//! refuses: messages from anything but its own frame, pings while up.
+
+mod browser;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use browser::{app, since, Browser, Settings};
+
+async fn warned(browser: &Browser, served: &app::Served, path: &str) {
+    browser.login(served, "alice").await;
+    browser.goto(&served.url(path)).await;
+    let shown = browser
+        .wait_for(Duration::from_secs(8), || {
+            browser.shown("session_security_warning")
+        })
+        .await;
+    assert!(shown, "warning shown");
+}
+
+async fn active_id(browser: &Browser) -> String {
+    let id = browser
+        .js("return document.activeElement ? document.activeElement.id : '';")
+        .await;
+    id.as_str().unwrap_or_default().to_owned()
+}
+
+#[rocket::async_test]
+async fn the_warning_takes_focus_traps_it_and_gives_it_back() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(Settings::default()).await;
+    let browser = Browser::start().await;
+    browser.login(&served, "alice").await;
+    browser.goto(&served.url("/")).await;
+    browser
+        .js("document.getElementById('title').focus();")
+        .await;
+    let shown = browser
+        .wait_for(Duration::from_secs(8), || {
+            browser.shown("session_security_warning")
+        })
+        .await;
+    assert!(shown);
+    assert_eq!(active_id(&browser).await, "session_security_stay");
+    for _ in 0..3 {
+        let focused = browser.client.active_element().await.expect("focus");
+        focused.send_keys("\u{e004}").await.expect("Tab"); // WebDriver's Tab key
+        let inside = browser
+            .js("return !!document.activeElement.closest('#session_security_warning');")
+            .await;
+        assert_eq!(inside, true, "Tab left the dialog");
+    }
+    browser.click("#session_security_stay").await;
+    let hidden = browser
+        .wait_for(Duration::from_secs(2), || async {
+            !browser.shown("session_security_warning").await
+        })
+        .await;
+    assert!(hidden, "Stay signed in hides the warning");
+    assert_eq!(active_id(&browser).await, "title", "focus given back");
+    // The keepalive counted on the server: still signed in past the old expiry.
+    rocket::tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!browser.shown("session_security_relogin").await);
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn escape_means_stay_signed_in() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(Settings::default()).await;
+    let browser = Browser::start().await;
+    warned(&browser, &served, "/").await;
+    let focused = browser.client.active_element().await.expect("focus");
+    focused.send_keys("\u{e00c}").await.expect("Escape");
+    let hidden = browser
+        .wait_for(Duration::from_secs(2), || async {
+            !browser.shown("session_security_warning").await
+        })
+        .await;
+    assert!(hidden, "Escape dismissed the warning");
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn log_out_ends_the_session_without_a_relogin_dialog() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(Settings::default()).await;
+    let browser = Browser::start().await;
+    warned(&browser, &served, "/").await;
+    browser.click("#session_security_logout").await;
+    let at_login = browser
+        .wait_for(Duration::from_secs(5), || async {
+            browser.url().await.contains("/login")
+        })
+        .await;
+    assert!(at_login, "went to the login page, not the relogin dialog");
+    browser.goto(&served.url("/")).await;
+    assert!(
+        browser.url().await.contains("/login"),
+        "the server session is gone"
+    );
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn without_relogin_expiry_goes_to_the_logout_url() {
+    if !browser::available() {
+        return;
+    }
+    let settings = Settings {
+        relogin: false,
+        logout_url: Some("/bye"),
+        ..Settings::default()
+    };
+    let served = app::serve(settings).await;
+    let browser = Browser::start().await;
+    browser.login(&served, "alice").await;
+    browser.goto(&served.url("/")).await;
+    let gone = browser
+        .wait_for(Duration::from_secs(14), || async {
+            browser.url().await.ends_with("/bye")
+        })
+        .await;
+    assert!(gone, "expiry went to logout_url");
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn the_countdown_speaks_polish_plurals() {
+    if !browser::available() {
+        return;
+    }
+    let settings = Settings {
+        warn_after: 3,
+        expire_after: 9,
+        locale: Some("pl"),
+        ..Settings::default()
+    };
+    let served = app::serve(settings).await;
+    let browser = Browser::start().await;
+    warned(&browser, &served, "/").await;
+    let mut seen = std::collections::BTreeMap::new();
+    let start = Instant::now();
+    while since(start) < 5.5 {
+        let text = browser
+            .js("return document.getElementById('session_security_counter').textContent;")
+            .await;
+        if let Some(n) = browser.counter().await {
+            seen.insert(n, text.as_str().unwrap_or_default().to_owned());
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let few: Vec<_> = seen.iter().filter(|(n, _)| (2..=4).contains(*n)).collect();
+    let many: Vec<_> = seen.iter().filter(|(n, _)| (5..=6).contains(*n)).collect();
+    assert!(!few.is_empty() && !many.is_empty(), "{seen:?}");
+    assert!(few.iter().all(|(_, t)| t.contains("sekundy")), "{seen:?}");
+    assert!(
+        many.iter()
+            .all(|(_, t)| t.contains("sekund") && !t.contains("sekundy")),
+        "{seen:?}"
+    );
+    let title = browser
+        .js("return document.getElementById('session_security_warning_title').textContent;")
+        .await;
+    assert!(
+        !title.as_str().unwrap_or_default().contains("Your session"),
+        "{title}"
+    );
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn tabs_agree_through_storage_events_without_broadcast_channel() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(Settings::default()).await;
+    let browser = Browser::start().await;
+    browser.login(&served, "alice").await;
+    browser.goto(&served.url("/nobc")).await;
+    assert_eq!(
+        browser.js("return typeof BroadcastChannel;").await,
+        "undefined"
+    );
+    let first = browser.client.window().await.expect("window");
+    let second = browser.open_window(&served.url("/nobc")).await;
+    for window in [&first, &second] {
+        browser.switch(window).await;
+        let shown = browser
+            .wait_for(Duration::from_secs(8), || {
+                browser.shown("session_security_warning")
+            })
+            .await;
+        assert!(shown, "warning in both tabs");
+    }
+    browser.switch(&first).await;
+    browser.press_key().await;
+    browser.switch(&second).await;
+    let hidden = browser
+        .wait_for(Duration::from_secs(2), || async {
+            !browser.shown("session_security_warning").await
+        })
+        .await;
+    assert!(
+        hidden,
+        "activity reached the other tab through storage events"
+    );
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn the_relogin_dialog_ignores_other_windows_and_stops_pinging() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(Settings::default()).await;
+    let browser = Browser::start().await;
+    browser.login(&served, "alice").await;
+    browser.goto(&served.url("/")).await;
+    let old_token = browser.value("input[name=csrf_token]").await;
+    let expired = browser
+        .wait_for(Duration::from_secs(12), || {
+            browser.shown("session_security_relogin")
+        })
+        .await;
+    assert!(expired);
+    // The page itself (not the relogin frame) claims a relogin happened.
+    browser
+        .js(
+            "window.postMessage({type: 'session_security:relogin', sameUser: true, \
+             csrfToken: 'forged'}, location.origin);",
+        )
+        .await;
+    let pings = served.pings();
+    rocket::tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        browser.shown("session_security_relogin").await,
+        "a forged message closed it"
+    );
+    assert_eq!(browser.value("input[name=csrf_token]").await, old_token);
+    assert_eq!(served.pings(), pings, "pings while the dialog is up");
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn log_in_as_someone_else_leaves_the_page() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(Settings::default()).await;
+    let browser = Browser::start().await;
+    browser.login(&served, "alice").await;
+    browser.goto(&served.url("/")).await;
+    browser.fill("#notes", "alice's words").await;
+    let expired = browser
+        .wait_for(Duration::from_secs(12), || {
+            browser.shown("session_security_relogin")
+        })
+        .await;
+    assert!(expired);
+    browser.click("#session_security_relogin_other").await;
+    let left = browser
+        .wait_for(Duration::from_secs(5), || async {
+            browser.url().await.contains("/login")
+        })
+        .await;
+    assert!(left, "a full navigation to the login page");
+    assert_eq!(browser.value("#notes").await, "");
+    browser.finish().await;
+}
