@@ -17,6 +17,7 @@ async fn page_loads_the_script_under_a_strict_csp() {
         warn_after: 20,
         expire_after: 40,
         relogin: true,
+        ..Settings::default()
     })
     .await;
     let browser = Browser::start().await;

@@ -153,6 +153,7 @@ async fn countdown_shows_the_real_seconds_left() {
         warn_after: 3,
         expire_after: 9,
         relogin: true,
+        ..Settings::default()
     })
     .await;
     let browser = Browser::start().await;
@@ -217,6 +218,7 @@ async fn coming_back_to_a_tab_pings_at_once() {
         warn_after: 20,
         expire_after: 40,
         relogin: true,
+        ..Settings::default()
     })
     .await;
     let browser = Browser::start().await;
