@@ -309,14 +309,14 @@
       clearTimeout(peerTimer);
       peerTimer = 0;
       const known = knownPong();
-      if (known && known.started >= due) {
+      if (covers(known, due)) {
         takePong(known, false);
         return Promise.resolve();
       }
       return withPingLock((owner) => {
         if (state !== ACTIVE || pinging || staying) return undefined;
         const answer = knownPong();
-        if (answer && answer.started >= due) {
+        if (covers(answer, due)) {
           takePong(answer, false);
           return undefined;
         }
@@ -327,6 +327,16 @@
         }
         return ping().then(() => sleep(LOCK_LINGER_MS));
       });
+    }
+
+    /**
+     * Whether another exchange's answer can stand for a ping due at `due`:
+     * asked late enough, and aware of this tab's latest activity (else the
+     * server never learns of it and would expire an active user).
+     */
+    function covers(pong, due) {
+      return !!pong && pong.started >= due &&
+        (pong.result === "logout" || pong.stamp >= lastActivity - STAMP_TOLERANCE_MS);
     }
 
     async function ping() {
@@ -343,7 +353,7 @@
         if (response.status === 401) {
           result = "logout";
         } else if (response.ok) {
-          const body = await response.json();
+          const body = response.body;
           if (body === "logout" || (typeof body === "number" && isFinite(body) && body >= 0)) {
             result = body;
           }
@@ -395,7 +405,7 @@
       clearTimeout(peerTimer);
       peerTimer = 0;
       if (pong.result === "logout") {
-        expire("timeout", own);
+        expire("timeout", own, pong.started);
         return;
       }
       failures = 0;
@@ -433,9 +443,11 @@
         let ran = false;
         const guarded = (lock) => {
           ran = true;
-          return Promise.resolve()
+          // Never hold the lock past a lease, whatever the task waits for.
+          const work = Promise.resolve()
             .then(() => task(wait ? true : lock !== null))
             .catch((e) => console.error("session_security:", e));
+          return Promise.race([work, sleep(LEASE_MS)]);
         };
         try {
           return await locks.request(LOCK_NAME, wait ? {} : { ifAvailable: true }, guarded);
@@ -561,7 +573,7 @@
           if (response.status === 401) {
             result = "logout";
           } else if (response.ok) {
-            const body = await response.json();
+            const body = response.body;
             if (body && body.authenticated === false) result = "logout";
             else if (body && typeof body.idle === "number" && body.idle >= 0) result = body.idle;
           }
@@ -749,13 +761,16 @@
      * Ends this page's session: "timeout" (the server said so) opens the
      * relogin dialog when relogin is on; "logout" (the user asked) leaves.
      */
-    function expire(reason, tellOtherTabs) {
+    /** Ends this page's session; `since` is when the evidence was asked for. */
+    function expire(reason, tellOtherTabs, since) {
       if (state !== ACTIVE) return;
       if (loggingOut) reason = "logout";
       state = EXPIRED;
       clearTimers();
       pendingActivity = 0;
-      if (tellOtherTabs) broadcast({ type: "expired", reason: reason });
+      if (tellOtherTabs) {
+        broadcast({ type: "expired", reason: reason, since: typeof since === "number" ? since : Date.now() });
+      }
       const back = focusBeforeWarning || document.activeElement;
       hideWarning(false);
       if (reason !== "logout" && relogin && ui.relogin && ui.frame) {
@@ -814,15 +829,22 @@
      * Same user: the server matched the backup, or, without one, the user
      * tag matches the one this page was rendered for.
      */
+    /**
+     * The user who logged in again is this page's user only if the tags
+     * match; the server's `false` (the backup was another user's) overrides.
+     */
+    function isSameUser(serverSays, userTag) {
+      return serverSays !== false && !!userTag && !!config.userTag && userTag === config.userTag;
+    }
+
     function onWindowMessage(event) {
       if (event.origin !== location.origin) return;
       if (!ui.frame || event.source !== ui.frame.contentWindow || state !== EXPIRED) return;
       const data = event.data;
       if (!data || typeof data !== "object" || data.type !== RELOGIN_MESSAGE) return;
       const token = typeof data.csrfToken === "string" && data.csrfToken ? data.csrfToken : null;
-      const sameTag = typeof data.userTag === "string" && !!config.userTag && data.userTag === config.userTag;
-      const sameUser = data.sameUser === true || (data.sameUser !== false && sameTag);
-      reloggedIn(sameUser, token, true);
+      const userTag = typeof data.userTag === "string" ? data.userTag : null;
+      reloggedIn(isSameUser(data.sameUser, userTag), token, true, userTag);
     }
 
     /**
@@ -830,12 +852,11 @@
      * the page as it is, fresh CSRF token, held forms sent. Another user:
      * nothing of this page may be shown again.
      */
-    function reloggedIn(sameUser, csrfToken, tellOtherTabs) {
+    function reloggedIn(sameUser, csrfToken, tellOtherTabs, userTag) {
       if (state === STOPPED) return;
       if (tellOtherTabs) {
-        broadcast(sameUser
-          ? { type: "relogin", sameUser: true, csrfToken: csrfToken }
-          : { type: "relogin", sameUser: false });
+        // Each tab decides by its own user tag: tabs may show different users.
+        broadcast({ type: "relogin", userTag: userTag, csrfToken: csrfToken });
       }
       if (!sameUser) {
         leaving = true;
@@ -909,7 +930,9 @@
       const held = heldForms.find((entry) => entry.form === form);
       if (held) held.submitter = submitter;
       else heldForms.push({ form: form, submitter: submitter });
-      if (state === ACTIVE) requestPing(Date.now());
+      // Submitting is activity: the keepalive tells the server so, and its
+      // answer (alive, or expired and so the relogin first) releases the form.
+      if (state === ACTIVE) stay();
     }
 
     function releaseHeldForms() {
@@ -978,7 +1001,9 @@
     }
 
     function onPageShow(event) {
-      if (event.persisted && state === ACTIVE) requestPing(Date.now() - RECENT_MS);
+      // Restored from the back/forward cache after leaving: never show it as it was.
+      if (event.persisted && state !== ACTIVE && state !== STOPPED) location.reload();
+      else if (event.persisted && state === ACTIVE) requestPing(Date.now() - RECENT_MS);
     }
 
     function onHeartbeat() {
@@ -1055,6 +1080,8 @@
           }
           break;
         case "expired":
+          // Asked before this page's (re)login: it speaks of a session already replaced.
+          if (typeof message.since === "number" && message.since < pongFloor) break;
           if (message.reason === "logout") {
             // The user logged out in another tab: leave, even from the relogin dialog.
             if (state === ACTIVE) expire("logout", false);
@@ -1064,7 +1091,7 @@
           }
           break;
         case "relogin":
-          reloggedIn(message.sameUser === true,
+          reloggedIn(isSameUser(null, typeof message.userTag === "string" ? message.userTag : null),
             typeof message.csrfToken === "string" && message.csrfToken ? message.csrfToken : null, false);
           break;
         default:
@@ -1118,16 +1145,37 @@
       return headers;
     }
 
+    /**
+     * Fetches `url` and reads its JSON body, all within FETCH_TIMEOUT_MS: a
+     * body that stalls must not leave a tab (and the ping lock) waiting.
+     * Resolves to `{status, ok, body}`; `body` is null when not JSON.
+     */
     async function request(url, init) {
       const controller = typeof AbortController === "function" ? new AbortController() : null;
-      const abort = controller ? setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS) : 0;
-      try {
-        return await fetch(url, Object.assign({
+      let abort = 0;
+      const timeout = new Promise((resolve, reject) => {
+        abort = setTimeout(() => {
+          if (controller) controller.abort();
+          reject(new Error("session_security: request timed out"));
+        }, FETCH_TIMEOUT_MS);
+      });
+      const exchange = (async () => {
+        const response = await fetch(url, Object.assign({
           credentials: "same-origin",
           cache: "no-store",
           redirect: "follow",
           signal: controller ? controller.signal : undefined,
         }, init));
+        let body = null;
+        try {
+          body = await response.json();
+        } catch (e) {
+          body = null;
+        }
+        return { status: response.status, ok: response.ok, body: body };
+      })();
+      try {
+        return await Promise.race([exchange, timeout]);
       } finally {
         clearTimeout(abort);
       }
