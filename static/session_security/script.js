@@ -342,11 +342,14 @@
     async function ping() {
       pinging = true;
       const started = Date.now();
-      const idleFor = Math.max(0, Math.floor((started - lastActivity) / 1000)) || 0;
+      // A wall clock that stepped back would make idleFor 0, "active now":
+      // then say nothing of idleness and let the server answer alone.
+      const idleFor = started >= lastActivity ? Math.floor((started - lastActivity) / 1000) : null;
       const separator = config.pingUrl.indexOf("?") === -1 ? "?" : "&";
       let result;
       try {
-        const response = await request(config.pingUrl + separator + "idleFor=" + idleFor, {
+        const url = idleFor === null ? config.pingUrl : config.pingUrl + separator + "idleFor=" + idleFor;
+        const response = await request(url, {
           method: "GET",
           headers: { Accept: "application/json" },
         });
@@ -514,7 +517,8 @@
       if (now - lastActivity >= expireMs) {
         // Back from sleep past the expiry: the server decides first.
         pendingActivity = Math.max(pendingActivity, now);
-        requestPing(now);
+        // Offline: keep to the retry schedule instead of a ping per keystroke.
+        if (!(failures && now < lastFailureAt + retryDelay())) requestPing(now);
         return;
       }
       const wasWarned = warningShown;
