@@ -16,7 +16,7 @@ use crate::cookie::{self, BACKUP_COOKIE, SESSION_COOKIE};
 use crate::error::Error;
 use crate::routes::{self, BASE, PING_PATH};
 use crate::runtime::{LocaleHook, Runtime, UserTimeouts};
-use crate::store::{BackupRecord, SessionDb, SessionStore, SqlStore};
+use crate::store::{BackupRecord, SessionDb, SessionRecord, SessionStore, SqlStore};
 use crate::token;
 use crate::verdict::{State, Verdict};
 
@@ -281,15 +281,15 @@ async fn expire(runtime: &Runtime, state: State, times: Times, now: i64) -> Resu
 async fn persist(runtime: &Runtime, request: &Request<'_>, verdict: &Verdict) -> Result<(), Error> {
     let (insert, save, touch) = {
         let mut state = verdict.lock();
-        let Some(record) = state.record.clone() else {
+        let Some(record) = state.record.as_ref() else {
             return Ok(());
         };
-        let data = serde_json::to_string(&state.data)?;
-        let insert = state.pending_insert.then(|| crate::store::SessionRecord {
-            data: data.clone(),
-            ..record.clone()
-        });
-        let save = (!state.pending_insert && state.data_dirty).then_some(data);
+        let hash = record.token_hash.clone();
+        // Serialise the data only when it has to be written.
+        let data = match state.pending_insert || state.data_dirty {
+            true => Some(serde_json::to_string(&state.data)?),
+            false => None,
+        };
         let idle_long_enough =
             verdict.now - record.last_activity >= runtime.config.activity_write_grace as i64;
         // Anonymous sessions too, so a login form left open keeps its CSRF token.
@@ -297,13 +297,20 @@ async fn persist(runtime: &Runtime, request: &Request<'_>, verdict: &Verdict) ->
             && !state.csrf_refused
             && (idle_long_enough || state.force_touch)
             && !is_passive(&runtime.config, request);
+        let (insert, save) = match (state.pending_insert, data) {
+            (true, Some(data)) => (
+                Some(SessionRecord {
+                    data,
+                    ..record.clone()
+                }),
+                None,
+            ),
+            (false, Some(data)) => (None, Some((hash.clone(), data))),
+            (_, None) => (None, None),
+        };
         state.pending_insert = false;
         state.data_dirty = false;
-        (
-            insert,
-            save.map(|d| (record.token_hash.clone(), d)),
-            touch.then_some(record.token_hash),
-        )
+        (insert, save, touch.then_some(hash))
     };
     if let Some(record) = insert {
         runtime.store.insert(&record).await?;
