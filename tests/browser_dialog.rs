@@ -12,11 +12,7 @@ use browser::{app, since, Browser, Settings};
 async fn warned(browser: &Browser, served: &app::Served, path: &str) {
     browser.login(served, "alice").await;
     browser.goto(&served.url(path)).await;
-    let shown = browser
-        .wait_for(Duration::from_secs(8), || {
-            browser.shown("session_security_warning")
-        })
-        .await;
+    let shown = browser.shown_within("session_security_warning", 8).await;
     assert!(shown, "warning shown");
 }
 
@@ -39,11 +35,7 @@ async fn the_warning_takes_focus_traps_it_and_gives_it_back() {
     browser
         .js("document.getElementById('title').focus();")
         .await;
-    let shown = browser
-        .wait_for(Duration::from_secs(8), || {
-            browser.shown("session_security_warning")
-        })
-        .await;
+    let shown = browser.shown_within("session_security_warning", 8).await;
     assert!(shown);
     assert_eq!(active_id(&browser).await, "session_security_stay");
     for _ in 0..3 {
@@ -55,11 +47,7 @@ async fn the_warning_takes_focus_traps_it_and_gives_it_back() {
         assert_eq!(inside, true, "Tab left the dialog");
     }
     browser.click("#session_security_stay").await;
-    let hidden = browser
-        .wait_for(Duration::from_secs(2), || async {
-            !browser.shown("session_security_warning").await
-        })
-        .await;
+    let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(hidden, "Stay signed in hides the warning");
     assert_eq!(active_id(&browser).await, "title", "focus given back");
     // The keepalive counted on the server: still signed in past the old expiry.
@@ -78,11 +66,7 @@ async fn escape_means_stay_signed_in() {
     warned(&browser, &served, "/").await;
     let focused = browser.client.active_element().await.expect("focus");
     focused.send_keys("\u{e00c}").await.expect("Escape");
-    let hidden = browser
-        .wait_for(Duration::from_secs(2), || async {
-            !browser.shown("session_security_warning").await
-        })
-        .await;
+    let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(hidden, "Escape dismissed the warning");
     browser.finish().await;
 }
@@ -96,11 +80,7 @@ async fn log_out_ends_the_session_without_a_relogin_dialog() {
     let browser = Browser::start().await;
     warned(&browser, &served, "/").await;
     browser.click("#session_security_logout").await;
-    let at_login = browser
-        .wait_for(Duration::from_secs(5), || async {
-            browser.url().await.contains("/login")
-        })
-        .await;
+    let at_login = browser.url_within(|url| url.contains("/login"), 5).await;
     assert!(at_login, "went to the login page, not the relogin dialog");
     browser.goto(&served.url("/")).await;
     assert!(
@@ -124,11 +104,7 @@ async fn without_relogin_expiry_goes_to_the_logout_url() {
     let browser = Browser::start().await;
     browser.login(&served, "alice").await;
     browser.goto(&served.url("/")).await;
-    let gone = browser
-        .wait_for(Duration::from_secs(14), || async {
-            browser.url().await.ends_with("/bye")
-        })
-        .await;
+    let gone = browser.url_within(|url| url.ends_with("/bye"), 14).await;
     assert!(gone, "expiry went to logout_url");
     browser.finish().await;
 }
@@ -194,21 +170,13 @@ async fn tabs_agree_through_storage_events_without_broadcast_channel() {
     let second = browser.open_window(&served.url("/nobc")).await;
     for window in [&first, &second] {
         browser.switch(window).await;
-        let shown = browser
-            .wait_for(Duration::from_secs(8), || {
-                browser.shown("session_security_warning")
-            })
-            .await;
+        let shown = browser.shown_within("session_security_warning", 8).await;
         assert!(shown, "warning in both tabs");
     }
     browser.switch(&first).await;
     browser.press_key().await;
     browser.switch(&second).await;
-    let hidden = browser
-        .wait_for(Duration::from_secs(2), || async {
-            !browser.shown("session_security_warning").await
-        })
-        .await;
+    let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(
         hidden,
         "activity reached the other tab through storage events"
@@ -226,11 +194,7 @@ async fn the_relogin_dialog_ignores_other_windows_and_stops_pinging() {
     browser.login(&served, "alice").await;
     browser.goto(&served.url("/")).await;
     let old_token = browser.value("input[name=csrf_token]").await;
-    let expired = browser
-        .wait_for(Duration::from_secs(12), || {
-            browser.shown("session_security_relogin")
-        })
-        .await;
+    let expired = browser.shown_within("session_security_relogin", 12).await;
     assert!(expired);
     // The page itself (not the relogin frame) claims a relogin happened.
     browser
@@ -260,18 +224,10 @@ async fn log_in_as_someone_else_leaves_the_page() {
     browser.login(&served, "alice").await;
     browser.goto(&served.url("/")).await;
     browser.fill("#notes", "alice's words").await;
-    let expired = browser
-        .wait_for(Duration::from_secs(12), || {
-            browser.shown("session_security_relogin")
-        })
-        .await;
+    let expired = browser.shown_within("session_security_relogin", 12).await;
     assert!(expired);
     browser.click("#session_security_relogin_other").await;
-    let left = browser
-        .wait_for(Duration::from_secs(5), || async {
-            browser.url().await.contains("/login")
-        })
-        .await;
+    let left = browser.url_within(|url| url.contains("/login"), 5).await;
     assert!(left, "a full navigation to the login page");
     assert_eq!(browser.value("#notes").await, "");
     browser.finish().await;

@@ -43,11 +43,7 @@ async fn same_user_relogin_keeps_every_unsaved_input() {
         "the page is hidden and inert"
     );
     browser.relogin("alice").await;
-    let closed = browser
-        .wait_for(Duration::from_secs(5), || async {
-            !browser.shown("session_security_relogin").await
-        })
-        .await;
+    let closed = browser.hidden_within("session_security_relogin", 5).await;
     assert!(closed, "dialog closed after the same user logged in");
     assert!(!browser.content_hidden().await);
 
@@ -157,11 +153,7 @@ async fn one_relogin_closes_the_dialog_in_every_tab() {
     browser.switch(&first).await;
     browser.relogin("alice").await;
     browser.switch(&second).await;
-    let closed = browser
-        .wait_for(Duration::from_secs(5), || async {
-            !browser.shown("session_security_relogin").await
-        })
-        .await;
+    let closed = browser.hidden_within("session_security_relogin", 5).await;
     let diagnose = "const r = document.getElementById('session_security_relogin'); \
         return [document.documentElement.className, r && r.hidden, \
         document.getElementById('session_security_relogin_frame').src, location.href];";
@@ -196,9 +188,7 @@ async fn a_held_submission_goes_through_exactly_once() {
         "nothing reached the server while expired"
     );
     browser.relogin("alice").await;
-    let saved = browser
-        .wait_for(Duration::from_secs(6), || browser.shown("saved"))
-        .await;
+    let saved = browser.shown_within("saved", 6).await;
     assert!(saved, "the held form was sent after the relogin");
     rocket::tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(

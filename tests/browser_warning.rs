@@ -80,11 +80,7 @@ async fn activity_in_one_window_hides_the_warning_in_the_other() {
     let (windows, _) = open_windows(&browser, &served, 2).await;
     for window in &windows {
         browser.switch(window).await;
-        let shown = browser
-            .wait_for(Duration::from_secs(6), || {
-                browser.shown("session_security_warning")
-            })
-            .await;
+        let shown = browser.shown_within("session_security_warning", 6).await;
         assert!(shown, "warning shown in every window");
     }
     browser.switch(&windows[0]).await;
@@ -92,19 +88,11 @@ async fn activity_in_one_window_hides_the_warning_in_the_other() {
     let pressed = Instant::now();
     assert!(
         !browser.shown("session_security_warning").await || {
-            browser
-                .wait_for(Duration::from_secs(1), || async {
-                    !browser.shown("session_security_warning").await
-                })
-                .await
+            browser.hidden_within("session_security_warning", 1).await
         }
     );
     browser.switch(&windows[1]).await;
-    let hidden = browser
-        .wait_for(Duration::from_secs(2), || async {
-            !browser.shown("session_security_warning").await
-        })
-        .await;
+    let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(hidden, "the other window's warning hid");
     // And the server heard of it: nobody is logged out at the old expiry.
     while since(pressed) < EXPIRE - 1.0 {
@@ -158,11 +146,7 @@ async fn countdown_shows_the_real_seconds_left() {
     .await;
     let browser = Browser::start().await;
     let (_, start) = open_windows(&browser, &served, 1).await;
-    let shown = browser
-        .wait_for(Duration::from_secs(6), || {
-            browser.shown("session_security_warning")
-        })
-        .await;
+    let shown = browser.shown_within("session_security_warning", 6).await;
     assert!(shown);
     let first = browser.counter().await.expect("a number in the countdown");
     let left = 9.0 - since(start);
@@ -200,11 +184,7 @@ async fn touch_counts_as_activity() {
                {bubbles: true, cancelable: true, touches: [t], changedTouches: [t]}));",
         )
         .await;
-    let hidden = browser
-        .wait_for(Duration::from_secs(2), || async {
-            !browser.shown("session_security_warning").await
-        })
-        .await;
+    let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(hidden, "a tap dismissed the warning");
     browser.finish().await;
 }
@@ -253,11 +233,7 @@ async fn after_a_sleep_past_expiry_the_page_expires_at_once() {
     open_windows(&browser, &served, 1).await;
     browser.freeze(EXPIRE as u64 + 1, "").await;
     let woke = Instant::now();
-    let expired = browser
-        .wait_for(Duration::from_secs(4), || {
-            browser.shown("session_security_relogin")
-        })
-        .await;
+    let expired = browser.shown_within("session_security_relogin", 4).await;
     assert!(expired, "relogin dialog after waking up");
     assert!(
         since(woke) < 3.0,
@@ -320,11 +296,7 @@ async fn pings_per_cycle_do_not_grow_with_tabs() {
     let before = served.pings();
     for window in &windows {
         browser.switch(window).await;
-        let shown = browser
-            .wait_for(Duration::from_secs(7), || {
-                browser.shown("session_security_warning")
-            })
-            .await;
+        let shown = browser.shown_within("session_security_warning", 7).await;
         assert!(shown, "warning in every tab");
     }
     let warned_pings = served.pings() - before;
@@ -374,11 +346,7 @@ async fn unsaved_form_guard_never_blocks_the_expiry() {
         .js("window.addEventListener('beforeunload', function (e) { \
                sessionStorage.setItem('prompted', String(e.defaultPrevented)); });")
         .await;
-    let left = browser
-        .wait_for(Duration::from_secs(12), || async {
-            browser.url().await.contains("/login")
-        })
-        .await;
+    let left = browser.url_within(|url| url.contains("/login"), 12).await;
     assert!(left, "expiry reached the login page");
     let prompted = browser
         .js("return sessionStorage.getItem('prompted');")

@@ -65,18 +65,10 @@ async fn relogin_in_place_keeps_a_half_typed_note() {
     browser.fill("input[name=email]", "dana@example.com").await;
     browser.fill("textarea[name=notes]", NOTE).await;
 
-    let warned = browser
-        .wait_for(Duration::from_secs(6), || {
-            browser.shown("session_security_warning")
-        })
-        .await;
+    let warned = browser.shown_within("session_security_warning", 6).await;
     assert!(warned, "the warning shows before expiry");
     browser.relogin_in_dialog("alice", "alice-demo-pass").await;
-    let closed = browser
-        .wait_for(Duration::from_secs(5), || async {
-            !browser.shown("session_security_relogin").await
-        })
-        .await;
+    let closed = browser.hidden_within("session_security_relogin", 5).await;
     assert!(closed, "the dialog closed");
     assert_eq!(browser.value("textarea[name=notes]").await, NOTE);
     assert_eq!(browser.value("input[name=name]").await, "Dana Whitfield");

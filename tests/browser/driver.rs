@@ -136,6 +136,29 @@ impl Browser {
         check().await
     }
 
+    /// Whether the element with `id` shows within `seconds`.
+    pub async fn shown_within(&self, id: &str, seconds: u64) -> bool {
+        self.wait_for(Duration::from_secs(seconds), || self.shown(id))
+            .await
+    }
+
+    /// Whether the element with `id` is hidden (or gone) within `seconds`.
+    pub async fn hidden_within(&self, id: &str, seconds: u64) -> bool {
+        self.wait_for(Duration::from_secs(seconds), || async {
+            !self.shown(id).await
+        })
+        .await
+    }
+
+    /// Whether the current URL satisfies `check` within `seconds`.
+    pub async fn url_within(&self, check: impl Fn(&str) -> bool, seconds: u64) -> bool {
+        let check = &check;
+        self.wait_for(Duration::from_secs(seconds), || async move {
+            check(&self.url().await)
+        })
+        .await
+    }
+
     /// Logs in through the login form at `login_url`.
     pub async fn login_with(&self, login_url: &str, user: &str, password: &str) {
         self.goto(login_url).await;
