@@ -65,6 +65,18 @@ pub struct Config {
     ///
     /// _Default:_ `true`
     pub cookie_secure: bool,
+    /// Live sessions each application instance keeps in memory, so that a
+    /// request that changes nothing costs no store round trip. The least
+    /// recently useful are dropped first; a dropped session is read from
+    /// the store again on its next request. `0` turns the cache off.
+    ///
+    /// _Default:_ `100000`
+    pub cache_capacity: u64,
+    /// Seconds to wait for the session store before a request that needs it
+    /// is answered `503 Service Unavailable` (never a logout).
+    ///
+    /// _Default:_ `2`
+    pub store_timeout: u64,
 }
 
 impl Default for Config {
@@ -82,6 +94,8 @@ impl Default for Config {
             backup_ttl: 3600,
             activity_write_grace: 1,
             cookie_secure: true,
+            cache_capacity: 100_000,
+            store_timeout: 2,
         }
     }
 }
@@ -89,6 +103,10 @@ impl Default for Config {
 /// Largest number of seconds any setting may hold (about 68 years), so that
 /// every sum of timestamps and durations stays inside an `i64`.
 pub(crate) const MAX_SECONDS: u64 = i32::MAX as u64;
+
+/// Largest `cache_capacity`: far beyond what one instance serves, and a
+/// guard against a typo that would reserve gigabytes.
+const MAX_CACHE_CAPACITY: u64 = 100_000_000;
 
 impl Config {
     /// The name of the configuration table.
@@ -128,6 +146,7 @@ impl Config {
             ("warn_after", self.warn_after),
             ("expire_after", self.expire_after),
             ("backup_ttl", self.backup_ttl),
+            ("store_timeout", self.store_timeout),
         ] {
             if value == 0 {
                 return bad(key, "must be at least 1 second".into());
@@ -139,6 +158,7 @@ impl Config {
             ("absolute_after", self.absolute_after),
             ("backup_ttl", self.backup_ttl),
             ("activity_write_grace", self.activity_write_grace),
+            ("store_timeout", self.store_timeout),
         ] {
             if value > MAX_SECONDS {
                 return bad(key, format!("must be at most {MAX_SECONDS} seconds"));
@@ -172,6 +192,12 @@ impl Config {
                     );
                 }
             }
+        }
+        if self.cache_capacity > MAX_CACHE_CAPACITY {
+            return bad(
+                "cache_capacity",
+                format!("must be at most {MAX_CACHE_CAPACITY} sessions"),
+            );
         }
         for path in &self.passive_paths {
             if !path.starts_with('/') {

@@ -53,6 +53,8 @@ impl std::error::Error for ConfigError {}
 pub enum Error {
     /// The session store failed.
     Store(sqlx::Error),
+    /// The session store did not answer within `store_timeout`.
+    Unavailable,
     /// A value could not be turned into or read from JSON.
     Json(serde_json::Error),
     /// The fairing is not attached, so there is no session to work on.
@@ -61,18 +63,25 @@ pub enum Error {
     Template(String),
     /// The store's URL names a database this crate cannot use.
     UnsupportedUrl(String),
+    /// The store's settings (`databases.session_security`) cannot be used.
+    StoreConfig(String),
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Store(e) => write!(f, "session store error: {e}"),
+            Error::Unavailable => write!(
+                f,
+                "session store did not answer within `session_security.store_timeout`"
+            ),
             Error::Json(e) => write!(f, "session value is not valid JSON: {e}"),
             Error::NotAttached => write!(
                 f,
                 "session security fairing is not attached: add `.attach(SessionSecurity::fairing())`"
             ),
             Error::Template(e) => write!(f, "session security template error: {e}"),
+            Error::StoreConfig(why) => write!(f, "invalid session store settings: {why}"),
             Error::UnsupportedUrl(url) => write!(
                 f,
                 "unsupported session store url `{url}`: use `sqlite://...` or `postgres://...` \
@@ -89,6 +98,14 @@ impl std::error::Error for Error {
             Error::Json(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+impl Error {
+    /// Whether the store failed rather than the caller: the request should
+    /// be answered `503` and retried, never taken for a logout.
+    pub fn is_store_failure(&self) -> bool {
+        matches!(self, Error::Store(_) | Error::Unavailable)
     }
 }
 

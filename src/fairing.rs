@@ -3,22 +3,21 @@
 
 use std::sync::Arc;
 
-use rocket::fairing::{AdHoc, Fairing, Info, Kind};
-use rocket::http::Method;
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Status;
 use rocket::{Build, Data, Orbit, Request, Response, Rocket};
-use rocket_db_pools::Database;
-use serde_json::Map;
 
-use crate::activity::{merge_idle_for, parse_idle_for, Times};
+use crate::activity::Times;
+use crate::background;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cookie::{self, BACKUP_COOKIE, SESSION_COOKIE};
 use crate::error::Error;
-use crate::routes::{self, BASE, PING_PATH};
+use crate::request::{CookieChange, RequestSession, State};
+use crate::routes::{self, BASE};
 use crate::runtime::{LocaleHook, Runtime, UserTimeouts};
-use crate::store::{BackupRecord, SessionDb, SessionRecord, SessionStore, SqlStore};
+use crate::store::{BackupRecord, SessionCache, SessionStore, SqlStore, StorePool, StoreStats};
 use crate::token;
-use crate::verdict::{State, Verdict};
 
 /// Seconds WCAG 2.2.1 gives a user to extend a time limit.
 const WCAG_LEAD: u64 = 20;
@@ -35,9 +34,10 @@ const WCAG_LEAD: u64 = 20;
 /// }
 /// ```
 ///
-/// It reads the `session_security` configuration, attaches the
-/// `session_security` database, mounts its routes under `/session_security`
-/// and purges expired rows in the background.
+/// It reads the `session_security` configuration, connects the
+/// `session_security` database, mounts its routes under `/session_security`,
+/// flushes coalesced activity and purges expired rows in the background,
+/// and with PostgreSQL keeps the instances' caches coherent.
 pub struct SessionSecurity {
     clock: Arc<dyn Clock>,
     timeouts: Option<Arc<dyn UserTimeouts>>,
@@ -79,6 +79,18 @@ impl SessionSecurity {
     fn runtime<'r>(request: &'r Request<'_>) -> Option<&'r Arc<Runtime>> {
         request.rocket().state::<Arc<Runtime>>()
     }
+
+    /// What the read path did since launch: store round trips, cache hits
+    /// and misses, notifications sent. `None` without the fairing.
+    pub fn stats(rocket: &Rocket<Orbit>) -> Option<StoreStats> {
+        let runtime = rocket.state::<Arc<Runtime>>()?;
+        Some(runtime.sessions.counters.snapshot())
+    }
+
+    /// How many sessions this instance holds in memory.
+    pub fn cached_sessions(rocket: &Rocket<Orbit>) -> Option<usize> {
+        Some(rocket.state::<Arc<Runtime>>()?.sessions.len())
+    }
 }
 
 #[rocket::async_trait]
@@ -86,7 +98,7 @@ impl Fairing for SessionSecurity {
     fn info(&self) -> Info {
         Info {
             name: "Session Security",
-            kind: Kind::Ignite | Kind::Liftoff | Kind::Request | Kind::Response,
+            kind: Kind::Ignite | Kind::Liftoff | Kind::Request | Kind::Response | Kind::Shutdown,
         }
     }
 
@@ -105,36 +117,52 @@ impl Fairing for SessionSecurity {
                 config.warning_lead()
             );
         }
-        let clock = self.clock.clone();
-        let timeouts = self.timeouts.clone();
-        let locale = self.locale.clone();
-        let connect = AdHoc::try_on_ignite("Session Security store", move |rocket| async move {
-            let Some(db) = SessionDb::fetch(&rocket) else {
-                return Err(rocket);
-            };
-            let store = SqlStore::new((**db).clone());
-            if let Err(e) = store.migrate().await {
-                rocket::error!("session store schema could not be created: {e}");
+        let workers: usize = rocket
+            .figment()
+            .extract_inner(rocket::Config::WORKERS)
+            .unwrap_or_else(|_| rocket::Config::default().workers);
+        let pool = match StorePool::from_figment(rocket.figment(), workers).await {
+            Ok(pool) => pool,
+            Err(e) => {
+                rocket::error!(
+                    "session store `databases.session_security` could not be opened: {e}"
+                );
                 return Err(rocket);
             }
-            let store: Arc<dyn SessionStore> = Arc::new(store);
-            Ok(rocket.manage(Arc::new(Runtime {
-                config,
-                clock,
-                store,
-                timeouts,
-                locale,
-            })))
-        });
+        };
+        let store = SqlStore::new(pool.clone());
+        if let Err(e) = store.migrate().await {
+            rocket::error!("session store schema could not be created: {e}");
+            return Err(rocket);
+        }
+        let sessions = SessionCache::new(
+            Arc::new(store),
+            config.cache_capacity,
+            config.activity_write_grace,
+            config.store_timeout,
+        );
+        let runtime = Runtime {
+            config,
+            clock: self.clock.clone(),
+            sessions: Arc::new(sessions),
+            pool,
+            timeouts: self.timeouts.clone(),
+            locale: self.locale.clone(),
+        };
         Ok(rocket
-            .attach(SessionDb::init())
-            .attach(connect)
+            .manage(Arc::new(runtime))
             .mount(BASE, routes::routes()))
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
         if let Some(runtime) = rocket.state::<Arc<Runtime>>() {
-            tokio_purge(runtime.clone(), rocket.shutdown());
+            background::start(runtime.clone(), rocket.shutdown());
+        }
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        if let Some(runtime) = rocket.state::<Arc<Runtime>>() {
+            background::stop(runtime).await;
         }
     }
 
@@ -146,9 +174,11 @@ impl Fairing for SessionSecurity {
         let state = match evaluate(&runtime, request, now).await {
             Ok(state) => state,
             Err(e) => {
-                // Fail closed: a store error means no session for this request.
-                rocket::error!("session security: {e}");
-                State::default()
+                // Not a logout: the request is answered 503 and the
+                // browser's cookie is left alone.
+                rocket::warn!("session security: {e}");
+                request.local_cache(|| RequestSession::unavailable(runtime, now));
+                return;
             }
         };
         let locale = match state.user_id() {
@@ -159,28 +189,42 @@ impl Fairing for SessionSecurity {
             .cookies()
             .get(BACKUP_COOKIE)
             .map(|c| c.value().to_owned());
-        request.local_cache(|| Verdict::new(runtime, now, locale, backup_id, state));
+        request.local_cache(|| RequestSession::new(runtime, now, locale, backup_id, state));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let verdict = Verdict::of(request);
-        let Some(runtime) = verdict.runtime.as_ref() else {
+        let session = RequestSession::of(request);
+        let Some(runtime) = session.runtime.as_ref() else {
             return;
         };
-        if let Err(e) = persist(runtime, request, verdict).await {
-            rocket::error!("session security: could not save the session: {e}");
+        if !session.unreadable() && !session.store_failed() {
+            let persisted = persist(runtime, request, session).await;
+            if let Err(e) = session.note(persisted) {
+                rocket::warn!("session security: could not save the session: {e}");
+            }
         }
         let config = &runtime.config;
-        let state = verdict.lock();
-        if let Some(token) = &state.set_token {
-            response.adjoin_header(cookie::session(token.clone(), config));
-        } else if state.clear_token {
-            response.adjoin_header(cookie::removal(SESSION_COOKIE, config));
+        let refused = response.status() == Status::ServiceUnavailable;
+        if session.store_failed() || (session.unreadable() && refused) {
+            crate::unavailable::respond(request, response);
+            return;
         }
-        if let Some(id) = &state.backup_token {
-            response.adjoin_header(cookie::backup(id.clone(), config));
-        } else if state.clear_backup {
-            response.adjoin_header(cookie::removal(BACKUP_COOKIE, config));
+        if session.unreadable() {
+            // Served without the session (the route did not need it).
+            return;
+        }
+        let state = session.lock();
+        match state.session_cookie() {
+            CookieChange::Set(token) => {
+                response.adjoin_header(cookie::session(token.clone(), config))
+            }
+            CookieChange::Clear => response.adjoin_header(cookie::removal(SESSION_COOKIE, config)),
+            CookieChange::Keep => {}
+        }
+        match state.backup_cookie() {
+            CookieChange::Set(id) => response.adjoin_header(cookie::backup(id.clone(), config)),
+            CookieChange::Clear => response.adjoin_header(cookie::removal(BACKUP_COOKIE, config)),
+            CookieChange::Keep => {}
         }
         if is_login_page(config, request.uri().path().as_str()) {
             // The relogin dialog frames the login page: our origin only.
@@ -189,87 +233,87 @@ impl Fairing for SessionSecurity {
                 response.set_raw_header("Content-Security-Policy", "frame-ancestors 'self'");
             }
         }
-        let authenticated = verdict.was_authenticated || state.user_id().is_some();
+        let authenticated = session.was_authenticated || state.user_id().is_some();
         if authenticated && !request.uri().path().starts_with(routes::ASSETS_PATH) {
             response.set_raw_header("Cache-Control", "no-store");
         }
     }
 }
 
-/// Loads the session and applies the rules in order: expiry first, then the
-/// ping's `idleFor`. Ordinary activity is recorded after routing, in
-/// `persist`, where the route (and so its name) is known.
+/// Loads the session and ends it first if it expired. The ping's `idleFor`
+/// is merged by the ping route, after this; ordinary activity is recorded
+/// after routing, in `persist`, where the route (and so its name) is known.
 async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<State, Error> {
-    let mut state = State::default();
-    if request.uri().path() == PING_PATH && request.method() == Method::Get {
-        state.idle_for = request.query_value::<&str>("idleFor").map(|raw| {
-            let raw = raw.unwrap_or_default();
-            parse_idle_for(raw)
-        });
-    }
     let token = request
         .cookies()
         .get(SESSION_COOKIE)
         .map(|c| c.value().to_owned());
     let Some(token) = token.filter(|t| token::well_formed(t)) else {
-        return Ok(state);
+        return Ok(State::default());
     };
-    let Some(mut record) = runtime.store.load(&token::hash(&token)).await? else {
-        state.clear_token = true;
-        return Ok(state);
+    let hash = token::hash(&token);
+    let sessions = &runtime.sessions;
+    let Some(mut record) = sessions.load(&hash).await? else {
+        return Ok(State::unknown_cookie());
     };
-    let data = serde_json::from_str(&record.data).unwrap_or_else(|_| Map::new());
-    state.record = Some(record.clone());
-    state.data = data;
-    let Some(times) = state.times() else {
-        return Ok(state);
-    };
-
-    if times.is_expired(now, runtime.config.absolute_after) {
-        return expire(runtime, state, times, now).await;
-    }
-    if let Some(Ok(idle_for)) = state.idle_for {
-        let merged = merge_idle_for(record.last_activity, now, idle_for);
-        if merged > record.last_activity {
-            runtime.store.touch(&record.token_hash, merged).await?;
-            record.last_activity = merged;
-            state.record = Some(record);
+    if record.last_activity + record.expire_after <= now {
+        // Memory may say "alive", only the store may say "dead": another
+        // instance may have seen activity since this copy was read.
+        match sessions.reload(&hash).await? {
+            Some(fresh) => record = fresh,
+            None => return Ok(State::unknown_cookie()),
         }
     }
-    Ok(state)
+    let state = State::loaded(record);
+    match state.times() {
+        Some(times) if times.is_expired(now, runtime.config.absolute_after) => {
+            expire(runtime, state, times, now).await
+        }
+        _ => Ok(state),
+    }
 }
 
 /// Logs an expired session out, backing its data up for a relogin.
-async fn expire(runtime: &Runtime, state: State, times: Times, now: i64) -> Result<State, Error> {
-    let Some(record) = state.record else {
+async fn expire(
+    runtime: &Runtime,
+    mut state: State,
+    times: Times,
+    now: i64,
+) -> Result<State, Error> {
+    let Some(record) = state.record().cloned() else {
         return Ok(State::default());
     };
-    if !runtime.store.delete(&record.token_hash).await? {
-        // A concurrent request ended this session first and answers for it;
-        // leave the cookies to that request.
-        return Ok(State {
-            expired: true,
-            ..State::default()
-        });
-    }
-    let mut expired = State {
-        clear_token: true,
-        expired: true,
-        ..State::default()
+    let config = &runtime.config;
+    let sessions = &runtime.sessions;
+    // The backup first, so a store failure in between leaves the session
+    // as it was rather than ended without its backup.
+    let backup = match (config.relogin, &record.user_id) {
+        (true, Some(user_id)) => {
+            // The backup's time runs from the session's end, not from the next request.
+            let ended = times.ended_at(config.absolute_after).min(now);
+            let id = token::random_secret();
+            let backup = BackupRecord {
+                id_hash: token::hash(&id),
+                user_id: user_id.clone(),
+                data: state.data_json()?,
+                expires_at: ended + config.backup_ttl as i64,
+            };
+            sessions.insert_backup(&backup).await?;
+            Some((id, backup.id_hash))
+        }
+        _ => None,
     };
-    if let (true, Some(user_id)) = (runtime.config.relogin, record.user_id) {
-        let config = &runtime.config;
-        // The backup's time runs from the session's end, not from the next request.
-        let ended = times.ended_at(config.absolute_after).min(now);
-        let id = token::random_secret();
-        let backup = BackupRecord {
-            id_hash: token::hash(&id),
-            user_id,
-            data: serde_json::to_string(&state.data)?,
-            expires_at: ended + config.backup_ttl as i64,
-        };
-        runtime.store.insert_backup(&backup).await?;
-        expired.backup_token = Some(id);
+    if !sessions.delete(&record.token_hash).await? {
+        // A concurrent request ended this session first and answers for it;
+        // leave the cookies to that request, and its backup is the one.
+        if let Some((_, id_hash)) = backup {
+            sessions.take_backup(&id_hash).await?;
+        }
+        return Ok(State::expired(false));
+    }
+    let mut expired = State::expired(true);
+    if let Some((id, _)) = backup {
+        expired.set_backup_cookie(id);
         // Every tab's relogin frame then shares one anonymous session, and
         // so one CSRF token for the login form.
         expired.start_anonymous(now, config.expire_after);
@@ -278,48 +322,33 @@ async fn expire(runtime: &Runtime, state: State, times: Times, now: i64) -> Resu
 }
 
 /// Saves what the handler changed and records activity unless passive.
-async fn persist(runtime: &Runtime, request: &Request<'_>, verdict: &Verdict) -> Result<(), Error> {
-    let (insert, save, touch) = {
-        let mut state = verdict.lock();
-        let Some(record) = state.record.as_ref() else {
-            return Ok(());
-        };
-        let hash = record.token_hash.clone();
-        // Serialise the data only when it has to be written.
-        let data = match state.pending_insert || state.data_dirty {
-            true => Some(serde_json::to_string(&state.data)?),
-            false => None,
-        };
-        let idle_long_enough =
-            verdict.now - record.last_activity >= runtime.config.activity_write_grace as i64;
-        // Anonymous sessions too, so a login form left open keeps its CSRF token.
-        let touch = !state.pending_insert
-            && !state.csrf_refused
-            && (idle_long_enough || state.force_touch)
-            && !is_passive(&runtime.config, request);
-        let (insert, save) = match (state.pending_insert, data) {
-            (true, Some(data)) => (
-                Some(SessionRecord {
-                    data,
-                    ..record.clone()
-                }),
-                None,
-            ),
-            (false, Some(data)) => (None, Some((hash.clone(), data))),
-            (_, None) => (None, None),
-        };
-        state.pending_insert = false;
-        state.data_dirty = false;
-        (insert, save, touch.then_some(hash))
+async fn persist(
+    runtime: &Runtime,
+    request: &Request<'_>,
+    session: &RequestSession,
+) -> Result<(), Error> {
+    let writes = session.lock().take_writes()?;
+    let sessions = &runtime.sessions;
+    if let Some(record) = &writes.insert {
+        sessions.insert(record).await?;
+    }
+    if let Some((hash, data)) = &writes.save {
+        sessions.save_data(hash, data).await?;
+    }
+    let Some(hash) = writes.token_hash else {
+        return Ok(());
     };
-    if let Some(record) = insert {
-        runtime.store.insert(&record).await?;
-    }
-    if let Some((hash, data)) = save {
-        runtime.store.save_data(&hash, &data).await?;
-    }
-    if let Some(hash) = touch {
-        runtime.store.touch(&hash, verdict.now).await?;
+    let stamp = match writes.activity_refused {
+        true => None,
+        false if is_passive(&runtime.config, request) => writes.stamp,
+        false => Some(session.now),
+    };
+    if let Some(at) = stamp {
+        // Activity that cannot be written yet is kept for the next flush;
+        // it is no reason to refuse the request.
+        if let Err(e) = sessions.touch(&hash, at).await {
+            rocket::warn!("session security: activity not recorded yet: {e}");
+        }
     }
     Ok(())
 }
@@ -346,30 +375,4 @@ fn is_passive(config: &Config, request: &Request<'_>) -> bool {
     let route_name = request.route().and_then(|r| r.name.as_deref());
     own || config.passive_paths.iter().any(|p| p == path.as_str())
         || route_name.is_some_and(|name| config.passive_routes.iter().any(|n| n == name))
-}
-
-/// Deletes expired sessions and backups every so often until shutdown.
-fn tokio_purge(runtime: Arc<Runtime>, shutdown: rocket::Shutdown) {
-    let every = std::time::Duration::from_secs((runtime.config.expire_after / 2).clamp(1, 60));
-    // An expired session must outlive its end until the browser's next
-    // request, which backs it up for the relogin.
-    let config = &runtime.config;
-    let retain = if config.relogin { config.backup_ttl } else { 0 };
-    rocket::tokio::spawn(async move {
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            rocket::tokio::select! {
-                _ = &mut shutdown => break,
-                _ = rocket::tokio::time::sleep(every) => {}
-            }
-            let now = runtime.clock.now();
-            if let Err(e) = runtime
-                .store
-                .purge(now, runtime.config.absolute_after, retain)
-                .await
-            {
-                rocket::warn!("session security: purge failed: {e}");
-            }
-        }
-    });
 }

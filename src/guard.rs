@@ -68,17 +68,18 @@ fn is_safe(method: Method) -> bool {
 
 /// Compares `sent` with the session's token without creating a session.
 fn check(session: &Session<'_>, sent: Option<&str>) -> Result<(), CsrfError> {
-    let mut state = session.verdict().lock();
-    let verdict = match (sent, state.record.as_ref()) {
+    let mut state = session.request().lock();
+    // A session created by this very request has a token no page has seen.
+    let verdict = match (sent, state.stored_record()) {
         (None, _) => Err(CsrfError::Missing),
-        (Some(sent), Some(record)) if !state.pending_insert || record.user_id.is_some() => {
-            token::same_secret(&record.csrf_token, sent)
-                .then_some(())
-                .ok_or(CsrfError::Mismatch)
-        }
-        _ => Err(CsrfError::Mismatch),
+        (Some(sent), Some(record)) => token::same_secret(&record.csrf_token, sent)
+            .then_some(())
+            .ok_or(CsrfError::Mismatch),
+        (Some(_), None) => Err(CsrfError::Mismatch),
     };
-    state.csrf_refused |= verdict.is_err();
+    if verdict.is_err() {
+        state.refuse_activity();
+    }
     verdict
 }
 
@@ -90,8 +91,10 @@ impl<'r> FromRequest<'r> for CsrfChecked {
         if is_safe(request.method()) {
             return Outcome::Success(CsrfChecked(()));
         }
-        let Outcome::Success(session) = request.guard::<Session<'_>>().await else {
-            return Outcome::Error((Status::InternalServerError, CsrfError::Missing));
+        let session = match request.guard::<Session<'_>>().await {
+            Outcome::Success(session) => session,
+            Outcome::Error((status, _)) => return Outcome::Error((status, CsrfError::Missing)),
+            Outcome::Forward(status) => return Outcome::Forward(status),
         };
         match check(&session, request.headers().get_one(CSRF_HEADER)) {
             Ok(()) => Outcome::Success(CsrfChecked(())),
@@ -164,11 +167,13 @@ impl<'r, T: FromForm<'r>> FromData<'r> for CsrfForm<T> {
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
         use rocket::outcome::Outcome::{Error, Success};
-        let Success(session) = request.guard::<Session<'_>>().await else {
-            return Error((
-                Status::InternalServerError,
-                CsrfFormError::Csrf(CsrfError::Missing),
-            ));
+        let session = match request.guard::<Session<'_>>().await {
+            Success(session) => session,
+            // The store is down (503) or the fairing is missing (500).
+            Error((status, _)) => return Error((status, CsrfFormError::Csrf(CsrfError::Missing))),
+            rocket::outcome::Outcome::Forward(status) => {
+                return rocket::outcome::Outcome::Forward((data, status))
+            }
         };
         let limit = request.limits().get("form").unwrap_or(32.kibibytes());
         let body = match data.open(limit).into_string().await {

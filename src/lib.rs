@@ -193,6 +193,7 @@
 
 mod activity;
 mod assets;
+mod background;
 mod catcher;
 mod clock;
 mod config;
@@ -204,13 +205,14 @@ mod i18n;
 mod page;
 mod redirect;
 mod relogin;
+mod request;
 mod routes;
 mod runtime;
 mod session;
 mod store;
 mod timing;
 mod token;
-mod verdict;
+mod unavailable;
 
 pub use catcher::catchers;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -226,5 +228,5 @@ pub use redirect::local_path;
 pub use relogin::{after_login, Relogin};
 pub use runtime::{LocaleHook, UserTimeouts};
 pub use session::Session;
-pub use store::{BackupRecord, SessionDb, SessionRecord, SessionStore, SqlStore, StorePool};
+pub use store::{BackupRecord, SessionRecord, SessionStore, SqlStore, StoreStats};
 pub use timing::Timing;

@@ -64,14 +64,14 @@ pub struct PageContext {
 
 impl PageContext {
     pub(crate) fn of(session: &Session<'_>) -> PageContext {
-        let verdict = session.verdict();
+        let request = session.request();
         let config = &session.runtime().config;
-        let lang = verdict.locale.clone();
+        let lang = request.locale.clone();
         let strings = i18n::strings(&lang).clone();
-        let state = verdict.lock();
-        let (authenticated, config_json) = match (state.times(), state.record.as_ref()) {
+        let state = request.lock();
+        let (authenticated, config_json) = match (state.times(), state.record()) {
             (Some(times), Some(record)) => {
-                let timing = crate::Timing::new(times, config, verdict.now);
+                let timing = crate::Timing::new(times, config, request.now);
                 let script_config = json!({
                     "pingUrl": crate::routes::PING_PATH,
                     "keepaliveUrl": crate::routes::KEEPALIVE_PATH,

@@ -99,32 +99,37 @@ pub(crate) fn user_tag(user_id: &str) -> String {
 /// Takes the browser's backup (single use) and restores it when it belongs
 /// to the logged-in user. Keys the login wrote win over backed-up keys.
 pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outcome, Error> {
-    let verdict = session.verdict();
+    let request = session.request();
     let runtime = session.runtime();
-    let Some(id) = verdict.backup_id.as_deref() else {
+    let Some(id) = request.backup_id.as_deref() else {
         return Ok(Outcome::NoBackup);
     };
-    // Used up or void either way: the browser may forget it.
-    verdict.lock().clear_backup = true;
     if !token::well_formed(id) {
+        request.lock().clear_backup_cookie();
         return Ok(Outcome::NoBackup);
     }
-    let Some(backup) = runtime.store.take_backup(&token::hash(id)).await? else {
+    let taken = runtime.sessions.take_backup(&token::hash(id)).await;
+    let Some(backup) = request.note(taken)? else {
+        request.lock().clear_backup_cookie();
         return Ok(Outcome::NoBackup);
     };
+    // Used up either way: the browser may forget it.
+    request.lock().clear_backup_cookie();
     if backup.user_id != user_id {
         return Ok(Outcome::OtherUser);
     }
-    if backup.expires_at <= verdict.now {
+    if backup.expires_at <= request.now {
         return Ok(Outcome::TooLate);
     }
     let saved: Map<String, Value> = serde_json::from_str(&backup.data).unwrap_or_default();
     {
-        let mut state = verdict.lock();
-        for (key, value) in saved {
-            state.data.entry(key).or_insert(value);
+        let mut state = request.lock();
+        if let Some(data) = state.data() {
+            for (key, value) in saved {
+                data.entry(key).or_insert(value);
+            }
         }
-        state.data_dirty = true;
+        state.data_changed();
     }
     // A fresh token for the restored session (ASVS 7.2.4).
     session.cycle_id().await?;
@@ -170,7 +175,7 @@ pub(crate) async fn after_relogin(
     context.insert("message_json", &script_safe_json(&message));
     context.insert("script_url", &crate::assets::after_relogin_url());
     context.insert("same_user", &(same_user != Some(false)));
-    context.insert("t", crate::i18n::strings(&session.verdict().locale));
+    context.insert("t", crate::i18n::strings(&session.request().locale));
     let html = tera
         .render(PAGE.0, &context)
         .map_err(|e| unavailable(Error::Template(e.to_string())))?;

@@ -1,10 +1,12 @@
 //! The routes the fairing mounts under `/session_security`.
 
+use rocket::form::{self, FromFormField, ValueField};
 use rocket::http::Status;
 use rocket::response::status::Custom;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post, routes, Route};
 
+use crate::activity::parse_idle_for;
 use crate::guard::{Authenticated, CsrfChecked};
 use crate::session::Session;
 
@@ -39,19 +41,56 @@ pub(crate) fn refusal(status: Status, code: &str, message: String) -> Custom<Jso
     Custom(status, Json(json!({ "error": code, "message": message })))
 }
 
+/// The ping's `idleFor`: whole seconds, digits only.
+struct IdleFor(u64);
+
+impl<'v> FromFormField<'v> for IdleFor {
+    fn from_value(field: ValueField<'v>) -> form::Result<'v, Self> {
+        parse_idle_for(field.value)
+            .map(IdleFor)
+            .map_err(|e| form::Error::validation(e.message()).into())
+    }
+}
+
 /// `GET /session_security/ping?idleFor=N`: seconds since the real last
 /// activity (all tabs), or `"logout"`. Passive: it never counts as activity,
 /// and `idleFor` (whole seconds, digits only) may only move the last
-/// activity towards now.
-#[get("/ping")]
-fn ping(session: Session<'_>) -> Result<Json<Value>, Custom<Json<Value>>> {
-    let verdict = session.verdict();
-    let state = verdict.lock();
-    if let Some(Err(e)) = state.idle_for {
-        return Err(refusal(Status::BadRequest, "invalid_idle_for", e.message()));
+/// activity towards now. The fairing has already ended an expired session,
+/// so `idleFor` cannot revive one.
+#[get("/ping?<idleFor>")]
+#[allow(non_snake_case)] // the query key is the browser contract
+async fn ping(
+    idleFor: form::Result<'_, IdleFor>,
+    session: Session<'_>,
+) -> Result<Json<Value>, Custom<Json<Value>>> {
+    match idleFor {
+        Ok(IdleFor(idle_for)) => session.merge_idle_for(idle_for),
+        Err(errors)
+            if errors
+                .iter()
+                .all(|e| matches!(e.kind, form::error::ErrorKind::Missing)) => {}
+        Err(errors) => {
+            let why = errors
+                .iter()
+                .map(|e| e.kind.to_string())
+                .collect::<Vec<_>>();
+            return Err(refusal(
+                Status::BadRequest,
+                "invalid_idle_for",
+                why.join("; "),
+            ));
+        }
     }
-    Ok(Json(match state.times() {
-        Some(times) => json!(times.idle(verdict.now)),
+    let Some(timing) = session.timing() else {
+        return Ok(Json(json!("logout")));
+    };
+    if timing.idle >= timing.warn_after {
+        // The answer would warn: first make sure no other instance saw
+        // the user active meanwhile.
+        session.catch_up().await;
+    }
+    Ok(Json(match session.timing() {
+        Some(timing) => json!(timing.idle),
         None => json!("logout"),
     }))
 }
@@ -66,14 +105,7 @@ fn status(session: Session<'_>) -> Json<Value> {
 /// as activity, answers like `status`.
 #[post("/keepalive")]
 fn keepalive(_user: Authenticated, _csrf: CsrfChecked, session: Session<'_>) -> Json<Value> {
-    let verdict = session.verdict();
-    {
-        let mut state = verdict.lock();
-        state.force_touch = true;
-        if let Some(record) = state.record.as_mut() {
-            record.last_activity = record.last_activity.max(verdict.now);
-        }
-    }
+    session.record_activity();
     Json(timing(&session))
 }
 

@@ -6,7 +6,7 @@ use rocket::{Orbit, Request, Rocket};
 
 use crate::clock::Clock;
 use crate::config::{Config, MAX_SECONDS};
-use crate::store::SessionStore;
+use crate::store::{SessionCache, StorePool};
 
 /// Decides a user's idle limit at login, e.g. a shorter one for managers,
 /// as the original's `get_expire_seconds` override did.
@@ -37,11 +37,14 @@ pub trait UserTimeouts: Send + Sync + 'static {
 /// user's profile); `None` falls back to `Accept-Language`.
 pub type LocaleHook = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
 
-/// Managed state: configuration, clock, store and hooks.
+/// Managed state: configuration, clock, sessions and hooks.
 pub(crate) struct Runtime {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
-    pub store: Arc<dyn SessionStore>,
+    /// The read path: memory in front of the store.
+    pub sessions: Arc<SessionCache>,
+    /// The store's pool, closed at shutdown after the last flush.
+    pub pool: StorePool,
     pub timeouts: Option<Arc<dyn UserTimeouts>>,
     pub locale: Option<LocaleHook>,
 }

@@ -8,17 +8,19 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::request::{RequestSession, State};
 use crate::runtime::Runtime;
 use crate::store::SessionRecord;
 use crate::token;
-use crate::verdict::{State, Verdict};
 
 /// The current request's session, anonymous or authenticated.
 ///
 /// Values are any serde type, stored as JSON. Changes are saved when the
 /// response leaves; `login`, `logout` and `cycle_id` reach the store at once.
+/// When the store cannot take a change, the response becomes a `503` that
+/// sets no cookie, and the session stays as it was.
 pub struct Session<'r> {
-    verdict: &'r Verdict,
+    request: &'r RequestSession,
     runtime: &'r Arc<Runtime>,
     rocket: &'r Rocket<Orbit>,
 }
@@ -26,41 +28,45 @@ pub struct Session<'r> {
 impl<'r> Session<'r> {
     /// The logged-in user, or `None`.
     pub fn user_id(&self) -> Option<String> {
-        self.verdict.lock().user_id().map(str::to_owned)
+        self.request.lock().user_id().map(str::to_owned)
     }
 
     /// Whether a user is logged in.
     pub fn is_authenticated(&self) -> bool {
-        self.verdict.lock().user_id().is_some()
+        self.request.lock().user_id().is_some()
     }
 
     /// Whether this very request found the session idle past its limit and
     /// logged it out.
     pub fn expired_now(&self) -> bool {
-        self.verdict.lock().expired
+        self.request.lock().is_expired()
     }
 
     /// The value under `key`, if present and of type `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let state = self.verdict.lock();
-        serde_json::from_value(state.data.get(key)?.clone()).ok()
+        let mut state = self.request.lock();
+        serde_json::from_value(state.data()?.get(key)?.clone()).ok()
     }
 
     /// Stores `value` under `key`.
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
-        let mut state = self.verdict.lock();
+        let mut state = self.request.lock();
         self.ensure_record(&mut state);
-        state.data.insert(key.to_owned(), value);
-        state.data_dirty = true;
+        if let Some(data) = state.data() {
+            data.insert(key.to_owned(), value);
+        }
+        state.data_changed();
         Ok(())
     }
 
     /// Removes `key`; returns whether it was there.
     pub fn remove(&self, key: &str) -> bool {
-        let mut state = self.verdict.lock();
-        let removed = state.data.remove(key).is_some();
-        state.data_dirty |= removed;
+        let mut state = self.request.lock();
+        let removed = state.data().is_some_and(|data| data.remove(key).is_some());
+        if removed {
+            state.data_changed();
+        }
         removed
     }
 
@@ -68,11 +74,10 @@ impl<'r> Session<'r> {
     /// `X-CSRF-Token` header. Starts an anonymous session if there is none,
     /// so login forms are protected too.
     pub fn csrf_token(&self) -> String {
-        let mut state = self.verdict.lock();
+        let mut state = self.request.lock();
         self.ensure_record(&mut state);
         state
-            .record
-            .as_ref()
+            .record()
             .map(|r| r.csrf_token.clone())
             .unwrap_or_default()
     }
@@ -81,22 +86,26 @@ impl<'r> Session<'r> {
     /// session fixation), a new CSRF token, fresh activity and absolute
     /// clocks. Data of an anonymous session (or of the same user) is kept;
     /// another user's data is dropped.
+    ///
+    /// Fails without changing anything when the store cannot take it; the
+    /// response is then a `503`.
     pub async fn login(&self, user_id: &str) -> Result<(), Error> {
         let expire_after = self.runtime.expire_after_for(self.rocket, user_id).await;
-        let now = self.verdict.now;
+        let now = self.request.now;
         let token = token::random_secret();
         let (old, record) = {
-            let mut state = self.verdict.lock();
-            let old = state.record.take().filter(|_| !state.pending_insert);
-            let previous_user = old.as_ref().and_then(|r| r.user_id.as_deref());
-            if previous_user.is_some_and(|previous| previous != user_id) {
+            let mut state = self.request.lock();
+            let old = state.stored_record().map(|r| r.token_hash.clone());
+            let previous_user = state.user_id().map(str::to_owned);
+            let data = match previous_user.is_some_and(|previous| previous != user_id) {
                 // Another user's data never passes to whoever logs in next.
-                state.data.clear();
-            }
+                true => String::from("{}"),
+                false => state.data_json()?,
+            };
             let record = SessionRecord {
                 token_hash: token::hash(&token),
                 user_id: Some(user_id.to_owned()),
-                data: serde_json::to_string(&state.data)?,
+                data,
                 csrf_token: token::random_secret(),
                 created_at: now,
                 authenticated_at: Some(now),
@@ -105,33 +114,21 @@ impl<'r> Session<'r> {
             };
             (old, record)
         };
-        if let Some(old) = old {
-            self.runtime.store.delete(&old.token_hash).await?;
-        }
-        self.runtime.store.insert(&record).await?;
-        let mut state = self.verdict.lock();
-        state.record = Some(record);
-        state.pending_insert = false;
-        state.data_dirty = false;
-        state.set_token = Some(token);
-        state.clear_token = false;
-        Ok(())
+        self.replace(old, record, token).await
     }
 
     /// Logs out: the session is deleted from the store and its cookie removed.
     pub async fn logout(&self) -> Result<(), Error> {
-        let old = {
-            let mut state = self.verdict.lock();
-            let old = state.record.take().filter(|_| !state.pending_insert);
-            *state = State {
-                clear_token: true,
-                ..State::default()
-            };
-            old
-        };
+        let old = self
+            .request
+            .lock()
+            .stored_record()
+            .map(|r| r.token_hash.clone());
         if let Some(old) = old {
-            self.runtime.store.delete(&old.token_hash).await?;
+            let sessions = &self.runtime.sessions;
+            self.request.note(sessions.delete(&old).await)?;
         }
+        self.request.lock().end();
         Ok(())
     }
 
@@ -140,41 +137,52 @@ impl<'r> Session<'r> {
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let token = token::random_secret();
         let (old, record) = {
-            let state = self.verdict.lock();
-            let Some(old) = state.record.clone() else {
+            let mut state = self.request.lock();
+            let Some(old) = state.record().cloned() else {
                 return Ok(());
             };
+            let old_hash = state.stored_record().map(|r| r.token_hash.clone());
             let record = SessionRecord {
                 token_hash: token::hash(&token),
-                data: serde_json::to_string(&state.data)?,
-                ..old.clone()
+                data: state.data_json()?,
+                ..old
             };
-            (old, record)
+            (old_hash, record)
         };
-        self.runtime.store.delete(&old.token_hash).await?;
-        self.runtime.store.insert(&record).await?;
-        let mut state = self.verdict.lock();
-        state.record = Some(record);
-        state.pending_insert = false;
-        state.data_dirty = false;
-        state.set_token = Some(token);
+        self.replace(old, record, token).await
+    }
+
+    /// Stores `record` under its new token, then ends the old one: a store
+    /// failure in between leaves the browser's session as it was.
+    async fn replace(
+        &self,
+        old: Option<String>,
+        record: SessionRecord,
+        token: String,
+    ) -> Result<(), Error> {
+        let sessions = &self.runtime.sessions;
+        self.request.note(sessions.insert(&record).await)?;
+        if let Some(old) = old {
+            self.request.note(sessions.delete(&old).await)?;
+        }
+        self.request.lock().begin(record, token);
         Ok(())
     }
 
     /// Creates an anonymous session row (saved when the response leaves).
     fn ensure_record(&self, state: &mut State) {
-        if state.record.is_none() {
-            state.start_anonymous(self.verdict.now, self.runtime.config.expire_after);
+        if state.record().is_none() {
+            state.start_anonymous(self.request.now, self.runtime.config.expire_after);
         }
     }
 
     /// The authenticated session's timing, as of this request.
     pub fn timing(&self) -> Option<crate::Timing> {
-        let times = self.verdict.lock().times()?;
+        let times = self.request.lock().times()?;
         Some(crate::Timing::new(
             times,
             &self.runtime.config,
-            self.verdict.now,
+            self.request.now,
         ))
     }
 
@@ -184,8 +192,35 @@ impl<'r> Session<'r> {
         crate::PageContext::of(self)
     }
 
-    pub(crate) fn verdict(&self) -> &'r Verdict {
-        self.verdict
+    /// Merges the ping's `idleFor` (seconds the browser saw no activity):
+    /// the last activity only moves towards now, never backwards.
+    pub(crate) fn merge_idle_for(&self, idle_for: u64) {
+        self.request
+            .lock()
+            .merge_idle_for(self.request.now, idle_for);
+    }
+
+    /// The user is active now, even on a passive route (keepalive).
+    pub(crate) fn record_activity(&self) {
+        self.request.lock().record_activity(self.request.now);
+    }
+
+    /// Catches up with activity other instances stored since this copy
+    /// was read. A store failure keeps the copy: memory may say "alive".
+    pub(crate) async fn catch_up(&self) {
+        let hash = self
+            .request
+            .lock()
+            .stored_record()
+            .map(|r| r.token_hash.clone());
+        let Some(hash) = hash else { return };
+        if let Ok(Some(fresh)) = self.runtime.sessions.reload(&hash).await {
+            self.request.lock().catch_up(fresh.last_activity);
+        }
+    }
+
+    pub(crate) fn request(&self) -> &'r RequestSession {
+        self.request
     }
 
     pub(crate) fn runtime(&self) -> &'r Runtime {
@@ -198,10 +233,13 @@ impl<'r> FromRequest<'r> for Session<'r> {
     type Error = Error;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let verdict = Verdict::of(request);
-        match &verdict.runtime {
+        let session = RequestSession::of(request);
+        match &session.runtime {
+            Some(_) if session.unreadable() => {
+                Outcome::Error((rocket::http::Status::ServiceUnavailable, Error::Unavailable))
+            }
             Some(runtime) => Outcome::Success(Session {
-                verdict,
+                request: session,
                 runtime,
                 rocket: request.rocket(),
             }),

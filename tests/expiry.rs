@@ -265,26 +265,6 @@ async fn a_per_user_limit_never_cuts_the_warning_short() {
 }
 
 #[rocket::async_test]
-async fn activity_writes_are_coalesced_by_the_grace() {
-    let app = TestApp::with(figment().merge(("session_security.activity_write_grace", 3))).await;
-    app.login("alice").await;
-    app.advance(2);
-    app.get("/whoami").await;
-    assert_eq!(
-        app.server_idle().await,
-        Some(2),
-        "inside the grace: not written"
-    );
-    app.advance(1);
-    app.get("/whoami").await;
-    assert_eq!(
-        app.server_idle().await,
-        Some(0),
-        "3 s after the last write: written"
-    );
-}
-
-#[rocket::async_test]
 async fn logging_in_over_another_users_session_drops_their_data() {
     let app = TestApp::new().await;
     app.login("alice").await;

@@ -6,7 +6,13 @@
 mod pool;
 mod sql;
 
-pub use pool::{SessionDb, StorePool};
+mod cache;
+mod notify;
+
+pub(crate) use cache::SessionCache;
+pub use cache::StoreStats;
+pub(crate) use notify::start as listen_to_peers;
+pub(crate) use pool::StorePool;
 pub use sql::SqlStore;
 
 use crate::error::Error;
@@ -60,6 +66,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Sets last activity to the later of the stored value and `at`, in one
     /// statement, so a slow request never moves it backwards.
     async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error>;
+    /// [`touch`](Self::touch) for many sessions at once: how coalesced
+    /// activity is flushed.
+    async fn touch_many(&self, stamps: &[(String, i64)]) -> Result<(), Error> {
+        for (hash, at) in stamps {
+            self.touch(hash, *at).await?;
+        }
+        Ok(())
+    }
     /// Deletes a session; returns whether this call removed it, so of two
     /// requests racing to end one session exactly one goes on.
     async fn delete(&self, token_hash: &str) -> Result<bool, Error>;

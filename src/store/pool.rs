@@ -1,55 +1,94 @@
-//! The `session_security` database: a `rocket_db_pools` pool whose URL picks
-//! SQLite or PostgreSQL at run time.
+//! The store's connection pool, built from `databases.session_security`:
+//! the URL picks SQLite or PostgreSQL at run time.
+//!
+//! The crate builds this pool itself rather than through a
+//! `rocket_db_pools` database: SQLite needs per-connection settings that
+//! `rocket_db_pools` does not expose (`synchronous`), and the pool must close
+//! only after the last coalesced activity writes are flushed at shutdown.
+//! The keys are `rocket_db_pools`' own (`url`, `max_connections`,
+//! `connect_timeout`, …), so the configuration reads the same.
+
+use std::str::FromStr;
+use std::time::Duration;
 
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
-use rocket_db_pools::sqlx::{PgPool, SqlitePool};
-use rocket_db_pools::{Database, Pool};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, PgPool, SqlitePool};
+
+use crate::error::Error;
 
 /// The URL used when `databases.session_security.url` is not configured: a
 /// SQLite file in the working directory, created if missing.
-pub const DEFAULT_URL: &str = "sqlite://session_security.sqlite";
+pub(crate) const DEFAULT_URL: &str = "sqlite://session_security.sqlite";
+
+/// The figment path of the store's settings.
+const CONFIG_PATH: &str = "databases.session_security";
 
 /// A connection pool to SQLite or PostgreSQL, chosen by the URL's scheme.
 #[derive(Debug, Clone)]
-pub enum StorePool {
-    /// `sqlite://…`: the embedded default, one application instance.
+pub(crate) enum StorePool {
+    /// `sqlite://…`: the embedded default; one process owns the file.
     Sqlite(SqlitePool),
     /// `postgres://…`: shared by several application instances.
     Postgres(PgPool),
 }
 
-type PoolError = rocket_db_pools::Error<sqlx::Error>;
+impl StorePool {
+    /// Connects as `databases.session_security` in `figment` says.
+    pub async fn from_figment(figment: &Figment, workers: usize) -> Result<Self, Error> {
+        let config: rocket_db_pools::Config = figment
+            .focus(CONFIG_PATH)
+            .join(Serialized::default("url", DEFAULT_URL))
+            .join(Serialized::default("max_connections", workers * 4))
+            .join(Serialized::default("connect_timeout", 5))
+            .extract()
+            .map_err(|e| Error::StoreConfig(format!("`{CONFIG_PATH}`: {e}")))?;
+        Self::connect(&config).await
+    }
 
-#[rocket::async_trait]
-impl Pool for StorePool {
-    type Connection = StorePool;
-    type Error = PoolError;
+    /// Connects to `url` with default pool settings, for tests and tools.
+    pub async fn connect_url(url: &str) -> Result<Self, Error> {
+        Self::connect(&rocket_db_pools::Config {
+            url: url.into(),
+            min_connections: None,
+            max_connections: 16,
+            connect_timeout: 5,
+            idle_timeout: None,
+            extensions: None,
+        })
+        .await
+    }
 
-    async fn init(figment: &Figment) -> Result<Self, Self::Error> {
-        let figment = figment
-            .clone()
-            .join(Serialized::default("url", DEFAULT_URL));
-        let url: String = figment.extract_inner("url")?;
+    async fn connect(config: &rocket_db_pools::Config) -> Result<Self, Error> {
+        let url = config.url.as_str();
+        let connect_timeout = Duration::from_secs(config.connect_timeout);
         if url.starts_with("sqlite:") {
+            // WAL lets readers go on while one connection writes, and with
+            // WAL `synchronous=NORMAL` cannot corrupt the file: a power cut
+            // loses at most the last commits, which here are activity stamps.
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(connect_timeout)
+                .disable_statement_logging();
             Ok(StorePool::Sqlite(
-                <SqlitePool as Pool>::init(&figment).await?,
+                pool_options(config).connect_with(options).await?,
             ))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(StorePool::Postgres(<PgPool as Pool>::init(&figment).await?))
+            let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+            Ok(StorePool::Postgres(
+                pool_options(config).connect_with(options).await?,
+            ))
         } else {
-            let why = crate::error::Error::UnsupportedUrl(url).to_string();
-            Err(rocket_db_pools::Error::Init(sqlx::Error::Configuration(
-                why.into(),
-            )))
+            Err(Error::UnsupportedUrl(url.into()))
         }
     }
 
-    async fn get(&self) -> Result<Self::Connection, Self::Error> {
-        Ok(self.clone())
-    }
-
-    async fn close(&self) {
+    /// Closes every connection; waits for those in use.
+    pub async fn close(&self) {
         match self {
             StorePool::Sqlite(pool) => pool.close().await,
             StorePool::Postgres(pool) => pool.close().await,
@@ -57,9 +96,13 @@ impl Pool for StorePool {
     }
 }
 
-/// The session store's database, configured under
-/// `databases.session_security` like any `rocket_db_pools` database.
-/// The fairing attaches it; you never need to.
-#[derive(Database)]
-#[database("session_security")]
-pub struct SessionDb(StorePool);
+/// The pool settings `rocket_db_pools` would use for these keys.
+fn pool_options<DB: sqlx::Database>(
+    config: &rocket_db_pools::Config,
+) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(config.max_connections as u32)
+        .min_connections(config.min_connections.unwrap_or_default())
+        .acquire_timeout(Duration::from_secs(config.connect_timeout))
+        .idle_timeout(config.idle_timeout.map(Duration::from_secs))
+}

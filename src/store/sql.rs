@@ -39,6 +39,11 @@ const SCHEMA: [&str; 4] = [
 const COLUMNS: &str = "token_hash, user_id, data, csrf_token, created_at, authenticated_at, \
                        last_activity, expire_after";
 
+/// Forward-only activity stamp in one statement, so concurrent requests
+/// cannot interleave a read and a write.
+const TOUCH: &str = "UPDATE session_security_sessions SET last_activity = $1 \
+                     WHERE token_hash = $2 AND last_activity < $1";
+
 /// [`SessionStore`] over a [`StorePool`].
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -47,21 +52,14 @@ pub struct SqlStore {
 
 impl SqlStore {
     /// A store on `pool`; call [`SessionStore::migrate`] before use.
-    pub fn new(pool: StorePool) -> Self {
+    pub(crate) fn new(pool: StorePool) -> Self {
         SqlStore { pool }
     }
 
-    /// Connects to `url` (`sqlite://…?mode=rwc` or `postgres://…`) outside
-    /// Rocket, for tests and tools.
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) outside Rocket,
+    /// for tests and tools, with the same tuning the fairing uses.
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let pool = if url.starts_with("sqlite:") {
-            StorePool::Sqlite(sqlx::SqlitePool::connect(url).await?)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            StorePool::Postgres(sqlx::PgPool::connect(url).await?)
-        } else {
-            return Err(Error::UnsupportedUrl(url.into()));
-        };
-        Ok(SqlStore::new(pool))
+        Ok(SqlStore::new(StorePool::connect_url(url).await?))
     }
 }
 
@@ -117,15 +115,42 @@ impl SessionStore for SqlStore {
     }
 
     async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error> {
-        // One statement: concurrent requests cannot interleave a read and a write.
-        let sql = "UPDATE session_security_sessions SET last_activity = $1 \
-                   WHERE token_hash = $2 AND last_activity < $1";
-        on_pool!(&self.pool, |p| sqlx::query(sql)
+        on_pool!(&self.pool, |p| sqlx::query(TOUCH)
             .bind(at)
             .bind(token_hash)
             .execute(p)
             .await
             .map(drop))?;
+        Ok(())
+    }
+
+    async fn touch_many(&self, stamps: &[(String, i64)]) -> Result<(), Error> {
+        if stamps.is_empty() {
+            return Ok(());
+        }
+        match &self.pool {
+            StorePool::Postgres(p) => {
+                // One round trip for a whole flush, however many sessions.
+                let sql = "UPDATE session_security_sessions AS s SET last_activity = v.at \
+                           FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS v(token_hash, at) \
+                           WHERE s.token_hash = v.token_hash AND s.last_activity < v.at";
+                let (hashes, ats): (Vec<&str>, Vec<i64>) =
+                    stamps.iter().map(|(h, at)| (h.as_str(), *at)).unzip();
+                sqlx::query(sql).bind(hashes).bind(ats).execute(p).await?;
+            }
+            StorePool::Sqlite(p) => {
+                // One transaction: one fsync for the whole flush.
+                let mut tx = p.begin().await?;
+                for (hash, at) in stamps {
+                    sqlx::query(TOUCH)
+                        .bind(at)
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 

@@ -1,0 +1,399 @@
+//! The per-request session state: what the fairing found before routing,
+//! changed through [`Session`](crate::Session) methods, and written out by
+//! the fairing after the handler.
+//!
+//! Changes are typed (a cookie is kept, set or cleared; activity is a stamp)
+//! and every field is private, so the rules for them live here once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rocket::Request;
+use serde_json::{Map, Value};
+
+use crate::activity::{merge_idle_for, Times};
+use crate::error::Error;
+use crate::runtime::Runtime;
+use crate::store::SessionRecord;
+use crate::token;
+
+/// What the response does to one of the crate's cookies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum CookieChange {
+    /// Leave the browser's cookie as it is.
+    #[default]
+    Keep,
+    /// Send this new value.
+    Set(String),
+    /// Tell the browser to drop it.
+    Clear,
+}
+
+/// The session row this request works on, with its data parsed on demand.
+struct Live {
+    record: SessionRecord,
+    /// The row exists only here so far; the fairing inserts it.
+    unsaved: bool,
+    /// The application's data, parsed when first asked for.
+    data: Option<Map<String, Value>>,
+    data_changed: bool,
+}
+
+impl Live {
+    fn data(&mut self) -> &mut Map<String, Value> {
+        let raw = &self.record.data;
+        self.data
+            .get_or_insert_with(|| serde_json::from_str(raw).unwrap_or_default())
+    }
+}
+
+/// The mutable part of the request's session.
+#[derive(Default)]
+pub(crate) struct State {
+    live: Option<Live>,
+    session_cookie: CookieChange,
+    backup_cookie: CookieChange,
+    /// This request found the session expired and ended it.
+    expired: bool,
+    /// A CSRF check failed: a forged request must not extend the session.
+    activity_refused: bool,
+    /// Activity to record even on a passive route (keepalive, idleFor).
+    stamp: Option<i64>,
+}
+
+/// The writes `on_response` makes for a request.
+pub(crate) struct Writes {
+    pub insert: Option<SessionRecord>,
+    pub save: Option<(String, String)>,
+    /// The token hash, for recording activity.
+    pub token_hash: Option<String>,
+    /// Activity to record regardless of the route.
+    pub stamp: Option<i64>,
+    pub activity_refused: bool,
+}
+
+impl State {
+    /// A stored session as loaded.
+    pub fn loaded(record: SessionRecord) -> Self {
+        State {
+            live: Some(Live {
+                record,
+                unsaved: false,
+                data: None,
+                data_changed: false,
+            }),
+            ..State::default()
+        }
+    }
+
+    /// No usable session: the browser's cookie names nothing.
+    pub fn unknown_cookie() -> Self {
+        State {
+            session_cookie: CookieChange::Clear,
+            ..State::default()
+        }
+    }
+
+    /// The session ended in this request because it expired.
+    pub fn expired(clear_cookie: bool) -> Self {
+        State {
+            expired: true,
+            session_cookie: match clear_cookie {
+                true => CookieChange::Clear,
+                false => CookieChange::Keep,
+            },
+            ..State::default()
+        }
+    }
+
+    pub fn record(&self) -> Option<&SessionRecord> {
+        self.live.as_ref().map(|live| &live.record)
+    }
+
+    /// The stored row, if there is one yet.
+    pub fn stored_record(&self) -> Option<&SessionRecord> {
+        self.live
+            .as_ref()
+            .filter(|live| !live.unsaved)
+            .map(|live| &live.record)
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        self.record()?.user_id.as_deref()
+    }
+
+    pub fn is_expired(&self) -> bool {
+        self.expired
+    }
+
+    pub fn session_cookie(&self) -> &CookieChange {
+        &self.session_cookie
+    }
+
+    pub fn backup_cookie(&self) -> &CookieChange {
+        &self.backup_cookie
+    }
+
+    /// The authenticated user's session timing, if there is one.
+    pub fn times(&self) -> Option<Times> {
+        let record = self.record()?;
+        record.user_id.as_ref()?;
+        Some(Times {
+            last_activity: record.last_activity,
+            authenticated_at: record.authenticated_at.unwrap_or(record.created_at),
+            expire_after: record.expire_after,
+        })
+    }
+
+    /// The session's data; empty without a session.
+    pub fn data(&mut self) -> Option<&mut Map<String, Value>> {
+        self.live.as_mut().map(Live::data)
+    }
+
+    /// The data for a write: the parsed map if it was ever parsed.
+    pub fn data_json(&mut self) -> Result<String, Error> {
+        match self.live.as_mut() {
+            Some(live) => match &live.data {
+                Some(data) => Ok(serde_json::to_string(data)?),
+                None => Ok(live.record.data.clone()),
+            },
+            None => Ok(String::new()),
+        }
+    }
+
+    /// Marks the data as changed, so it is saved when the response leaves.
+    pub fn data_changed(&mut self) {
+        if let Some(live) = self.live.as_mut() {
+            live.data_changed = true;
+        }
+    }
+
+    /// Starts a new anonymous session (saved when the response leaves).
+    pub fn start_anonymous(&mut self, now: i64, expire_after: u64) {
+        let token = token::random_secret();
+        self.live = Some(Live {
+            record: SessionRecord {
+                token_hash: token::hash(&token),
+                user_id: None,
+                data: String::new(),
+                csrf_token: token::random_secret(),
+                created_at: now,
+                authenticated_at: None,
+                last_activity: now,
+                expire_after: expire_after as i64,
+            },
+            unsaved: true,
+            data: Some(Map::new()),
+            data_changed: false,
+        });
+        self.session_cookie = CookieChange::Set(token);
+    }
+
+    /// Continues with `record`, already stored under `token` (login,
+    /// rotation).
+    pub fn begin(&mut self, record: SessionRecord, token: String) {
+        let data = serde_json::from_str(&record.data).unwrap_or_default();
+        self.live = Some(Live {
+            record,
+            unsaved: false,
+            data: Some(data),
+            data_changed: false,
+        });
+        self.session_cookie = CookieChange::Set(token);
+    }
+
+    /// Ends the session in this request (logout): the cookie is cleared.
+    pub fn end(&mut self) {
+        *self = State {
+            session_cookie: CookieChange::Clear,
+            ..State::default()
+        };
+    }
+
+    /// The relogin backup cookie to send.
+    pub fn set_backup_cookie(&mut self, id: String) {
+        self.backup_cookie = CookieChange::Set(id);
+    }
+
+    /// The backup cookie was used up or is void.
+    pub fn clear_backup_cookie(&mut self) {
+        self.backup_cookie = CookieChange::Clear;
+    }
+
+    /// A CSRF check failed: this request is no activity.
+    pub fn refuse_activity(&mut self) {
+        self.activity_refused = true;
+    }
+
+    /// The user is active now, whatever the route (keepalive).
+    pub fn record_activity(&mut self, now: i64) {
+        if let Some(live) = self.live.as_mut() {
+            live.record.last_activity = live.record.last_activity.max(now);
+            self.stamp = Some(live.record.last_activity);
+        }
+    }
+
+    /// Merges the ping's `idleFor`: the last activity only moves forward,
+    /// never past now.
+    pub fn merge_idle_for(&mut self, now: i64, idle_for: u64) {
+        if let Some(live) = self.live.as_mut() {
+            let merged = merge_idle_for(live.record.last_activity, now, idle_for);
+            if merged > live.record.last_activity {
+                live.record.last_activity = merged;
+                self.stamp = Some(merged);
+            }
+        }
+    }
+
+    /// Takes last activity from the store's copy when it is later (another
+    /// instance saw activity).
+    pub fn catch_up(&mut self, last_activity: i64) {
+        if let Some(live) = self.live.as_mut() {
+            live.record.last_activity = live.record.last_activity.max(last_activity);
+        }
+    }
+
+    /// What must be written for this request; afterwards nothing is pending.
+    pub fn take_writes(&mut self) -> Result<Writes, Error> {
+        let needs_data = self
+            .live
+            .as_ref()
+            .is_some_and(|live| live.unsaved || live.data_changed);
+        let data = match needs_data {
+            true => Some(self.data_json()?),
+            false => None,
+        };
+        let mut writes = Writes {
+            insert: None,
+            save: None,
+            token_hash: None,
+            stamp: self.stamp.take(),
+            activity_refused: self.activity_refused,
+        };
+        let Some(live) = self.live.as_mut() else {
+            return Ok(writes);
+        };
+        match (live.unsaved, data) {
+            (true, Some(data)) => {
+                live.record.data = data;
+                writes.insert = Some(live.record.clone());
+                // Just created: its creation is its activity.
+                writes.stamp = None;
+            }
+            (false, Some(data)) => {
+                live.record.data = data.clone();
+                writes.save = Some((live.record.token_hash.clone(), data));
+                writes.token_hash = Some(live.record.token_hash.clone());
+            }
+            _ => writes.token_hash = Some(live.record.token_hash.clone()),
+        }
+        live.unsaved = false;
+        live.data_changed = false;
+        Ok(writes)
+    }
+}
+
+/// Request-local session state; its own type, so `local_cache` holds exactly one.
+pub(crate) struct RequestSession {
+    /// `None` when the fairing did not run for this request.
+    pub runtime: Option<Arc<Runtime>>,
+    /// The time this request is judged at.
+    pub now: i64,
+    /// The relogin backup cookie's value, if the browser sent one.
+    pub backup_id: Option<String>,
+    /// The locale for the browser's strings.
+    pub locale: String,
+    /// Whether the request arrived with an authenticated session, live or
+    /// expired just now.
+    pub was_authenticated: bool,
+    /// The store could not provide the session before routing: guards
+    /// answer `503`, and the response sets no cookie.
+    unreadable: bool,
+    /// A write for this request failed: the response becomes a `503` that
+    /// sets no cookie, so a live session is never taken for a logout.
+    store_failed: AtomicBool,
+    state: Mutex<State>,
+}
+
+impl RequestSession {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        now: i64,
+        locale: String,
+        backup_id: Option<String>,
+        state: State,
+    ) -> Self {
+        let was_authenticated = state.user_id().is_some() || state.expired;
+        RequestSession {
+            runtime: Some(runtime),
+            now,
+            backup_id,
+            locale,
+            was_authenticated,
+            unreadable: false,
+            store_failed: AtomicBool::new(false),
+            state: Mutex::new(state),
+        }
+    }
+
+    /// The state of a request whose session the store could not provide.
+    pub fn unavailable(runtime: Arc<Runtime>, now: i64) -> Self {
+        RequestSession {
+            unreadable: true,
+            ..RequestSession::new(
+                runtime,
+                now,
+                crate::i18n::DEFAULT_LOCALE.into(),
+                None,
+                State::default(),
+            )
+        }
+    }
+
+    fn absent() -> Self {
+        RequestSession {
+            runtime: None,
+            now: 0,
+            backup_id: None,
+            locale: crate::i18n::DEFAULT_LOCALE.into(),
+            was_authenticated: false,
+            unreadable: false,
+            store_failed: AtomicBool::new(false),
+            state: Mutex::default(),
+        }
+    }
+
+    /// The state for `request`; an empty one if the fairing did not run.
+    pub fn of<'r>(request: &'r Request<'_>) -> &'r RequestSession {
+        request.local_cache(RequestSession::absent)
+    }
+
+    /// Locks the state. Never hold the guard across an `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether the store could not provide this request's session.
+    pub fn unreadable(&self) -> bool {
+        self.unreadable
+    }
+
+    /// Whether a write for this request failed.
+    pub fn store_failed(&self) -> bool {
+        self.store_failed.load(Ordering::Relaxed)
+    }
+
+    /// Passes `result` on, remembering a store failure so the response
+    /// becomes a `503` that sets no cookie.
+    pub fn note<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        if let Err(e) = &result {
+            if e.is_store_failure() {
+                self.store_failed.store(true, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+}
