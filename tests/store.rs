@@ -6,8 +6,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+
+use common::fresh_postgres_database;
 
 use rocket_session_security::{BackupRecord, SessionRecord, SessionStore, SqlStore};
 
@@ -16,46 +17,6 @@ async fn sqlite_store() -> Option<SqlStore> {
     let store = SqlStore::connect(&url).await.expect("sqlite");
     store.migrate().await.expect("migrate");
     Some(store)
-}
-
-/// The admin URL of the test server, if one is configured.
-pub fn postgres_url() -> Option<String> {
-    let url = std::env::var("SESSION_SECURITY_TEST_POSTGRES")
-        .ok()
-        .filter(|u| !u.is_empty());
-    if url.is_none() {
-        assert!(
-            std::env::var("SESSION_SECURITY_REQUIRE_POSTGRES").is_err(),
-            "SESSION_SECURITY_REQUIRE_POSTGRES is set but SESSION_SECURITY_TEST_POSTGRES is not"
-        );
-        eprintln!("PostgreSQL store tests skipped: SESSION_SECURITY_TEST_POSTGRES is not set");
-    }
-    url
-}
-
-/// A fresh database on the test server; returns its URL.
-pub async fn fresh_postgres_database() -> Option<String> {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let admin_url = postgres_url()?;
-    let name = format!(
-        "ss_test_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let admin = sqlx::PgPool::connect(&admin_url)
-        .await
-        .expect("postgres server");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create db");
-    admin.close().await;
-    let (base, _) = admin_url.rsplit_once('/').expect("url with a database");
-    Some(format!("{base}/{name}"))
 }
 
 async fn postgres_store() -> Option<SqlStore> {
@@ -146,6 +107,27 @@ macro_rules! store_suite {
                 store.touch("a", 1005).await.unwrap();
                 store.touch("a", 1002).await.unwrap();
                 assert_eq!(store.load("a").await.unwrap().unwrap().last_activity, 1005);
+            }
+
+            #[rocket::async_test]
+            async fn a_batch_of_touches_only_moves_each_forward() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("a", 1000)).await.unwrap();
+                store.insert(&session("b", 1010)).await.unwrap();
+                let stamps = [
+                    ("a".to_owned(), 1005),
+                    ("b".to_owned(), 1003),
+                    ("gone".to_owned(), 1009),
+                ];
+                store.touch_many(&stamps).await.unwrap();
+                store.touch_many(&[]).await.unwrap();
+                assert_eq!(store.load("a").await.unwrap().unwrap().last_activity, 1005);
+                assert_eq!(
+                    store.load("b").await.unwrap().unwrap().last_activity,
+                    1010,
+                    "an older stamp in a batch changes nothing"
+                );
+                assert!(store.load("gone").await.unwrap().is_none());
             }
 
             #[rocket::async_test]

@@ -132,13 +132,16 @@ async fn listen(
     shutdown: rocket::Shutdown,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut resumed = false;
     loop {
         let listened = tokio::select! {
             _ = &mut shutdown => return,
-            listened = listen_once(&peers, &cache, &pool) => listened,
+            listened = listen_once(&peers, &cache, &pool, resumed) => listened,
         };
-        // Whatever went wrong, notifications may have been missed meanwhile.
-        cache.clear();
+        resumed = true;
+        // Notifications may be missed from here on; the cache is dropped as
+        // soon as listening resumes. Meanwhile it may still serve what it
+        // holds: while the store is down nobody can end a session in it.
         if let Err(e) = listened {
             rocket::warn!("session security: listening for other instances failed: {e}");
         }
@@ -149,16 +152,20 @@ async fn listen(
     }
 }
 
-/// Listens until the connection is lost (`Ok`) or fails (`Err`).
+/// Listens until the connection is lost (`Ok`) or fails (`Err`);
+/// `resumed` after an earlier connection was lost.
 async fn listen_once(
     peers: &Peers,
     cache: &SessionCache,
     pool: &PgPool,
+    resumed: bool,
 ) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(CHANNEL).await?;
-    // Changes made before this connection listened were not heard.
-    cache.clear();
+    if resumed {
+        // Changes made while nobody listened were not heard.
+        cache.clear();
+    }
     while let Some(notification) = listener.try_recv().await? {
         match parse(notification.payload()) {
             Some((sender, _)) if sender == peers.instance => {}

@@ -12,8 +12,9 @@ use rocket::serde::json::Value;
 use rocket::{get, post, routes, Build, Rocket};
 use rocket_session_security::{
     catchers, Authenticated, CsrfChecked, CsrfForm, ManualClock, Session, SessionSecurity,
-    SESSION_COOKIE,
+    StoreStats, SESSION_COOKIE,
 };
+use sha2::{Digest, Sha256};
 
 /// Where the manual clock starts.
 pub const T0: i64 = 1_700_000_000;
@@ -28,6 +29,54 @@ pub fn temp_sqlite_url() -> String {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     format!("sqlite://{}", dir.join("sessions.sqlite").display())
+}
+
+/// The admin URL of the test server, if one is configured.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("SESSION_SECURITY_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        assert!(
+            std::env::var("SESSION_SECURITY_REQUIRE_POSTGRES").is_err(),
+            "SESSION_SECURITY_REQUIRE_POSTGRES is set but SESSION_SECURITY_TEST_POSTGRES is not"
+        );
+        eprintln!("PostgreSQL store tests skipped: SESSION_SECURITY_TEST_POSTGRES is not set");
+    }
+    url
+}
+
+/// A fresh database on the test server; returns its URL.
+pub async fn fresh_postgres_database() -> Option<String> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin_url = postgres_url()?;
+    let name = format!(
+        "ss_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("postgres server");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create db");
+    admin.close().await;
+    let (base, _) = admin_url.rsplit_once('/').expect("url with a database");
+    Some(format!("{base}/{name}"))
+}
+
+/// The store key of a session token, as the crate computes it.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Rocket's figment with the original's test timings (warn 5, expire 10)
@@ -152,7 +201,15 @@ impl TestApp {
         figment: Figment,
         setup: impl FnOnce(SessionSecurity) -> SessionSecurity,
     ) -> Self {
-        let clock = ManualClock::new(T0);
+        Self::with_clock(figment, ManualClock::new(T0), setup).await
+    }
+
+    /// An instance on `clock`, which other instances may share.
+    pub async fn with_clock(
+        figment: Figment,
+        clock: ManualClock,
+        setup: impl FnOnce(SessionSecurity) -> SessionSecurity,
+    ) -> Self {
         let fairing = setup(SessionSecurity::fairing().with_clock(clock.clone()));
         let client = Client::tracked(app_with(figment, fairing))
             .await
@@ -211,5 +268,15 @@ impl TestApp {
 
     pub fn session_cookie(&self) -> Option<Cookie<'static>> {
         self.client.cookies().get(SESSION_COOKIE).cloned()
+    }
+
+    /// What the read path did so far.
+    pub fn stats(&self) -> StoreStats {
+        SessionSecurity::stats(self.client.rocket()).expect("fairing attached")
+    }
+
+    /// The store key of this client's session cookie.
+    pub fn token_hash(&self) -> String {
+        token_hash(self.session_cookie().expect("a session cookie").value())
     }
 }

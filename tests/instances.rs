@@ -1,0 +1,231 @@
+//! Two application instances on one real PostgreSQL: sessions move freely
+//! between them, and their caches stay coherent through LISTEN/NOTIFY.
+//!
+//! Runs when `SESSION_SECURITY_TEST_POSTGRES` names a server (`.ci/run`
+//! starts one); each test gets a database of its own.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{figment, fresh_postgres_database, TestApp, T0};
+use rocket::http::{Header, Status};
+use rocket::local::asynchronous::LocalResponse;
+use rocket_session_security::{ManualClock, SessionStore, SqlStore};
+
+/// Two instances on one fresh database and one clock, and the database URL.
+async fn two_instances() -> Option<(TestApp, TestApp, String)> {
+    let url = fresh_postgres_database().await?;
+    let clock = ManualClock::new(T0);
+    let make = || {
+        let figment = figment().merge(("databases.session_security.url", url.clone()));
+        TestApp::with_clock(figment, clock.clone(), |fairing| fairing)
+    };
+    let a = make().await;
+    let b = make().await;
+    Some((a, b, url))
+}
+
+/// `path` on `on`, carrying every cookie `from` holds (as a browser that
+/// a load balancer sends to another instance would).
+async fn with_cookies_of<'c>(on: &'c TestApp, from: &TestApp, path: &str) -> LocalResponse<'c> {
+    let mut request = on
+        .client
+        .get(path.to_owned())
+        .header(Header::new("Accept", "application/json"));
+    for cookie in from.client.cookies().iter() {
+        request = request.cookie(cookie.clone());
+    }
+    request.dispatch().await
+}
+
+async fn whoami_via(on: &TestApp, from: &TestApp) -> Option<String> {
+    let response = with_cookies_of(on, from, "/whoami").await;
+    match response.status() {
+        Status::Ok => response.into_string().await,
+        Status::Unauthorized => None,
+        other => panic!("unexpected {other}"),
+    }
+}
+
+#[rocket::async_test]
+async fn a_session_from_one_instance_works_on_the_other() {
+    let Some((a, b, _)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    a.get("/set/draft/hello").await;
+    assert_eq!(whoami_via(&b, &a).await.as_deref(), Some("alice"));
+    let draft = with_cookies_of(&b, &a, "/get/draft").await;
+    assert_eq!(draft.into_string().await.as_deref(), Some("hello"));
+}
+
+#[rocket::async_test]
+async fn logout_on_one_instance_ends_the_session_on_the_other_within_a_second() {
+    let Some((a, b, _)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    assert_eq!(
+        whoami_via(&b, &a).await.as_deref(),
+        Some("alice"),
+        "cached on b"
+    );
+    let old_cookie = a.session_cookie().expect("cookie");
+    a.get("/logout").await;
+    let start = Instant::now();
+    loop {
+        let mut request = b.client.get("/whoami");
+        request = request
+            .cookie(old_cookie.clone())
+            .header(Header::new("Accept", "application/json"));
+        if request.dispatch().await.status() == Status::Unauthorized {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "b still serves the logged-out session after {:?}",
+            start.elapsed()
+        );
+        rocket::tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[rocket::async_test]
+async fn a_data_change_on_one_instance_reaches_the_other_within_a_second() {
+    let Some((a, b, _)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    a.get("/set/draft/first").await;
+    let seen = with_cookies_of(&b, &a, "/get/draft").await;
+    assert_eq!(seen.into_string().await.as_deref(), Some("first"));
+    a.get("/set/draft/second").await;
+    let start = Instant::now();
+    loop {
+        let seen = with_cookies_of(&b, &a, "/get/draft").await;
+        if seen.into_string().await.as_deref() == Some("second") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "b kept a stale copy"
+        );
+        rocket::tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[rocket::async_test]
+async fn activity_on_one_instance_keeps_the_session_alive_on_the_other() {
+    let Some((a, b, url)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    assert!(whoami_via(&b, &a).await.is_some(), "b caches it at T0");
+    a.advance(8);
+    assert!(a.whoami().await.is_some(), "active on a at T0 + 8");
+    // a flushes its activity within its 1 s grace.
+    let store = SqlStore::connect(&url).await.expect("store");
+    let hash = a.token_hash();
+    let start = Instant::now();
+    while store.load(&hash).await.unwrap().expect("row").last_activity < T0 + 8 {
+        assert!(start.elapsed() < Duration::from_secs(3), "a never flushed");
+        rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.advance(4);
+    assert_eq!(
+        whoami_via(&b, &a).await.as_deref(),
+        Some("alice"),
+        "b's copy says idle 12 s, but the store says 4"
+    );
+}
+
+#[rocket::async_test]
+async fn a_relogin_backup_taken_on_one_instance_is_restored_on_the_other() {
+    let Some((a, b, _)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    a.get("/set/draft/half-typed").await;
+    a.advance(11);
+    assert_eq!(a.whoami().await, None, "expired on a, backed up there");
+    // The browser, now on b, logs in again and comes back through the relogin page.
+    let login = with_cookies_of(&b, &a, "/login/alice").await;
+    assert_eq!(login.status(), Status::Ok);
+    let new_session = login
+        .cookies()
+        .get(rocket_session_security::SESSION_COOKIE)
+        .expect("a new session")
+        .clone()
+        .into_owned();
+    let backup = a
+        .client
+        .cookies()
+        .get(rocket_session_security::BACKUP_COOKIE)
+        .expect("backup cookie")
+        .clone();
+    let after = b
+        .client
+        .get("/session_security/after_relogin")
+        .cookie(new_session)
+        .cookie(backup)
+        .dispatch()
+        .await;
+    assert_eq!(after.status(), Status::Ok);
+    let restored = after
+        .cookies()
+        .get(rocket_session_security::SESSION_COOKIE)
+        .expect("rotated after the restore")
+        .clone()
+        .into_owned();
+    let html = after.into_string().await.unwrap_or_default();
+    assert!(html.contains("\"restored\":true"), "{html}");
+    let draft = b.client.get("/get/draft").cookie(restored).dispatch().await;
+    assert_eq!(draft.into_string().await.as_deref(), Some("half-typed"));
+}
+
+#[rocket::async_test]
+async fn concurrent_pings_on_both_instances_never_move_last_activity_backwards() {
+    let Some((a, b, url)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    assert!(whoami_via(&b, &a).await.is_some());
+    a.advance(9);
+    let cookie = a.session_cookie().expect("cookie");
+    let idle_fors: Vec<u64> = (0..60).map(|n| (n * 7 % 9) + 1).collect();
+    let pings = idle_fors.iter().enumerate().map(|(n, idle_for)| {
+        let on = if n % 2 == 0 { &a } else { &b };
+        let cookie = cookie.clone();
+        async move {
+            let response = on
+                .client
+                .get(format!("/session_security/ping?idleFor={idle_for}"))
+                .cookie(cookie)
+                .dispatch()
+                .await;
+            assert_eq!(response.status(), Status::Ok);
+        }
+    });
+    rocket::futures::future::join_all(pings).await;
+    let store = SqlStore::connect(&url).await.expect("store");
+    let hash = a.token_hash();
+    // The smallest idleFor (1 s, at T0 + 9) wins on whichever instance
+    // heard it, and no later flush may undo it.
+    let expected = T0 + 9 - 1;
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let last = store.load(&hash).await.unwrap().expect("row").last_activity;
+        seen.push(last);
+        if last == expected && start.elapsed() > Duration::from_millis(2500) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "stored {seen:?}");
+        rocket::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "moved backwards: {seen:?}"
+    );
+}
