@@ -32,10 +32,12 @@
 //!    }
 //!    ```
 //!
-//!    The fairing attaches the `session_security` database (SQLite file
+//!    The fairing connects the `session_security` database (SQLite file
 //!    `session_security.sqlite` unless `databases.session_security.url` says
 //!    otherwise; `postgres://…` when several instances share sessions),
 //!    creates its tables and mounts its routes under `/session_security`.
+//!    The keys under `databases.session_security` are `rocket_db_pools`'
+//!    own (`url`, `max_connections`, `connect_timeout`, …).
 //!
 //! 3. Protect routes with [`Authenticated`], work with data through
 //!    [`Session`], and check forms with [`CsrfForm`]:
@@ -148,10 +150,50 @@
 //! answered with `400` and changes nothing. The answer is the number of
 //! seconds since the real last activity across all tabs, or `"logout"`.
 //!
-//! Last-activity writes are coalesced: at most one per
-//! `activity_write_grace` seconds per session, and the stored value only
-//! ever moves forward in one SQL statement, so a slow request cannot
-//! overwrite newer activity.
+//! Last-activity writes are coalesced: memory sees every request at once,
+//! the store gets at most one write per `activity_write_grace` seconds per
+//! session (one batch for all sessions), and the stored value only ever
+//! moves forward in one SQL statement, so a slow request cannot overwrite
+//! newer activity. The last batch is written at shutdown.
+//!
+//! ## The read path: memory for speed, the store for truth
+//!
+//! Each instance keeps up to `cache_capacity` live sessions in memory, so a
+//! request that changes nothing costs no store round trip. Data changes,
+//! logins, logouts and token rotations are written through at once.
+//! Memory may say a session is alive; only the store may say it is dead:
+//! before a session is ended for idleness, and before a ping answer would
+//! make the browser warn, the session is read from the store again, since
+//! another instance may have seen the user meanwhile.
+//!
+//! - **SQLite** (the default): one process owns the file. Run one
+//!   instance per file; the file runs in WAL mode with `synchronous=NORMAL`
+//!   and a busy timeout of `connect_timeout` seconds.
+//! - **PostgreSQL**: any number of instances share one database. They keep
+//!   their caches coherent with `LISTEN`/`NOTIFY` on the channel
+//!   `session_security`: a logout, expiry, rotation or data change on one
+//!   instance evicts the session on every other within a second. A
+//!   notification names only the first 64 bits of the token's hash (never a
+//!   token or data), many are batched into one `NOTIFY`, and activity is
+//!   never announced. When the listening connection drops, the whole cache
+//!   is dropped as soon as listening resumes. Each instance holds one pool
+//!   connection for listening: count it in `max_connections`.
+//!
+//! ## When the store is down
+//!
+//! An outage is not a logout. A request whose session cannot be read, or
+//! whose change cannot be written, is answered within `store_timeout` with
+//! `503 Service Unavailable` and `Retry-After`: a short HTML page for
+//! browsers, `{"error":"store_unavailable"}` for background requests.
+//! Such a response sets no cookie, so the browser's live session cookie is
+//! never replaced or cleared, the login page included. Sessions already in
+//! memory go on being served while nothing must be written, activity is
+//! kept for the next flush, and service comes back with the store. The
+//! browser script treats a 503 or a network error as "unavailable": it
+//! keeps the page and retries. A [`Session::login`] or
+//! [`Session::logout`] that fails returns an error whose
+//! [`Error::is_store_failure`] is true, and the response becomes a `503`
+//! whatever the handler answers.
 //!
 //! ## Configuration
 //!
@@ -168,9 +210,13 @@
 //! backup_ttl = 3600
 //! activity_write_grace = 1
 //! cookie_secure = true    # false only for plain-HTTP development
+//! cache_capacity = 100000 # live sessions in memory per instance; 0 turns it off
+//! store_timeout = 2       # seconds before a request that needs the store gets 503
 //!
 //! [default.databases.session_security]
-//! url = "sqlite://session_security.sqlite"
+//! url = "sqlite://session_security.sqlite"   # or postgres://… for several instances
+//! connect_timeout = 5     # also SQLite's busy timeout
+//! max_connections = 16
 //! ```
 //!
 //! Or from the environment: `ROCKET_SESSION_SECURITY='{warn_after=5,expire_after=10}'`.
@@ -186,7 +232,8 @@
 //!   session on the server.
 //! - Expiry is decided on the server before anything else in the request.
 //! - Responses to authenticated requests carry `Cache-Control: no-store`.
-//! - A store failure fails closed: the request is treated as anonymous.
+//! - A store failure never logs anyone out and never grants anything: the
+//!   request is answered `503` and changes nothing (see above).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

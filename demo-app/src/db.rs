@@ -6,15 +6,18 @@ use rocket::http::Status;
 use rocket::response::{self, Responder};
 use rocket::{Build, Request, Rocket};
 use rocket_db_pools::Database;
-use sqlx::SqlitePool;
 
 use crate::auth;
 
+mod pool;
+
+pub use pool::CrmPool;
+
 /// The CRM's SQLite database, `databases.crm` in Rocket's configuration
-/// (rocket_db_pools creates the file if it is missing).
+/// (created if it is missing; WAL, see [`CrmPool`]).
 #[derive(Database)]
 #[database("crm")]
-pub struct Crm(SqlitePool);
+pub struct Crm(CrmPool);
 
 /// Attaches the pool, then brings the schema up to date and seeds a
 /// fresh database, before the first request can arrive.
@@ -30,7 +33,7 @@ async fn prepare(rocket: Rocket<Build>) -> fairing::Result {
     let Some(db) = Crm::fetch(&rocket) else {
         return Err(rocket);
     };
-    if let Err(e) = sqlx::migrate!("./migrations").run(&**db).await {
+    if let Err(e) = sqlx::migrate!("./migrations").run(&***db).await {
         rocket::error!("CRM migrations failed: {e}");
         return Err(rocket);
     }
@@ -442,7 +445,7 @@ mod seed {
     /// half-way leaves nothing and the next start tries again.
     pub async fn run_if_empty(db: &Crm) -> Result<(), sqlx::Error> {
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&**db)
+            .fetch_one(&***db)
             .await?;
         if users > 0 {
             return Ok(());

@@ -20,7 +20,7 @@ pub struct TestApp {
     pub client: Client,
     pub clock: ManualClock,
     dir: PathBuf,
-    figment: Figment,
+    pub figment: Figment,
 }
 
 /// A directory no other test (or earlier run) uses.
