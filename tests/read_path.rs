@@ -167,3 +167,21 @@ async fn a_bounded_cache_reads_evicted_sessions_back() {
         "five sessions do not fit in two: {after:?}"
     );
 }
+
+#[rocket::async_test]
+async fn a_ping_that_would_warn_asks_the_store_first() {
+    let figment = figment();
+    let url = store_url(&figment);
+    let app = TestApp::with(figment).await;
+    app.login("alice").await;
+    let store = SqlStore::connect(&url).await.expect("store");
+    // Another instance saw the user at T0 + 5.
+    store.touch(&app.token_hash(), T0 + 5).await.unwrap();
+    app.advance(7);
+    let (status, idle) = app.ping(None).await;
+    assert_eq!(status, Status::Ok);
+    assert_eq!(
+        idle, 2,
+        "idle since the activity another instance saw, not 7"
+    );
+}
