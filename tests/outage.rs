@@ -11,11 +11,14 @@ mod pg_server;
 
 use std::time::{Duration, Instant};
 
-use common::{figment, TestApp};
+use common::{eventually, figment, TestApp};
 use pg_server::PgServer;
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::LocalResponse;
 use rocket_session_security::SESSION_COOKIE;
+
+/// How long service may take to come back once the store is up again.
+const RECOVERY: Duration = Duration::from_secs(10);
 
 /// Seconds the tests give the store before a request answers 503.
 const STORE_TIMEOUT: u64 = 1;
@@ -99,16 +102,11 @@ async fn a_postgresql_outage_is_not_a_logout() {
 
     pg.restart();
     // Service comes back by itself, with the session and its data.
-    let start = Instant::now();
-    loop {
+    eventually(RECOVERY, "the session and its data come back", || async {
         let response = app.get("/get/draft").await;
-        if response.status() == Status::Ok {
-            assert_eq!(response.into_string().await.as_deref(), Some("kept"));
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no recovery");
-        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        response.into_string().await.as_deref() == Some("kept")
+    })
+    .await;
     assert_eq!(app.session_cookie().expect("cookie").value(), cookie);
     app.get("/set/draft/saved").await;
     let draft = app.get("/get/draft").await.into_string().await;
@@ -140,21 +138,16 @@ async fn an_instance_that_never_saw_the_session_answers_503_not_login() {
     assert_unavailable(&fresh, "a first visit that needs a session");
 
     pg.restart();
-    let start = Instant::now();
-    loop {
+    eventually(RECOVERY, "the cold instance serves the session", || async {
         let response = cold
             .client
             .get("/whoami")
             .cookie(cookie.clone())
             .dispatch()
             .await;
-        if response.status() == Status::Ok {
-            assert_eq!(response.into_string().await.as_deref(), Some("alice"));
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no recovery");
-        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        response.into_string().await.as_deref() == Some("alice")
+    })
+    .await;
 }
 
 /// A cookieless visit to a page that starts a session (a login form);

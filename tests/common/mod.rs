@@ -71,6 +71,25 @@ pub async fn fresh_postgres_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// Polls `check` every 10 ms until it holds; panics with `what` if it
+/// does not within `within`. Returns how long it took.
+pub async fn eventually<F, Fut>(
+    within: std::time::Duration,
+    what: &str,
+    mut check: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
 /// The store key of a session token, as the crate computes it.
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
