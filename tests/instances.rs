@@ -217,3 +217,55 @@ async fn concurrent_pings_on_both_instances_never_move_last_activity_backwards()
         "moved backwards: {seen:?}"
     );
 }
+
+#[rocket::async_test]
+async fn a_dropped_notification_connection_flushes_the_cache_and_listens_again() {
+    let Some((a, b, url)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    assert!(whoami_via(&b, &a).await.is_some(), "cached on b");
+    let cached = || rocket_session_security::SessionSecurity::cached_sessions(b.client.rocket());
+    assert!(cached().expect("fairing") >= 1);
+    // Cut every listening connection: both instances may have missed
+    // notifications now.
+    let database = url.rsplit('/').next().expect("database name").to_owned();
+    let admin = sqlx::PgPool::connect(&url).await.expect("admin");
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+    )
+    .bind(&database)
+    .fetch_all(&admin)
+    .await
+    .expect("terminate listeners");
+    assert!(!cut.is_empty(), "no listening connection found");
+    eventually(SECOND * 3, "b drops its whole cache", || async {
+        cached() == Some(0)
+    })
+    .await;
+    // Listening again: a logout on a reaches b as before.
+    assert!(whoami_via(&b, &a).await.is_some(), "cached on b again");
+    let old_cookie = a.session_cookie().expect("cookie");
+    eventually(SECOND * 3, "b listens again", || async {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+        )
+        .bind(&database)
+        .fetch_one(&admin)
+        .await
+        .expect("count listeners");
+        listening >= 2
+    })
+    .await;
+    a.get("/logout").await;
+    eventually(SECOND, "b ends the logged-out session", || async {
+        let request = b
+            .client
+            .get("/whoami")
+            .cookie(old_cookie.clone())
+            .header(Header::new("Accept", "application/json"));
+        request.dispatch().await.status() == Status::Unauthorized
+    })
+    .await;
+}
