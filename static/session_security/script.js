@@ -8,7 +8,9 @@
  * <script type="application/json" id="session_security_config">.
  *
  * The server is the referee: the warning only opens and the page only expires
- * on the answer of GET pingUrl?idleFor=N.
+ * on the answer of GET pingUrl?idleFor=N. A server that cannot answer (503
+ * while its session store is down, or no answer at all) is unavailable, not
+ * a logout: the page stays as it is and the client retries until it answers.
  */
 (function () {
   "use strict";
@@ -43,7 +45,8 @@
   const PEER_WAIT_MS = 3000; // then ask again, in case the pinging tab died
   const LOCK_LINGER_MS = 100; // lets the answer reach other tabs before the lock frees
   const EXPIRE_SLACK_MS = 500; // ask just after, not just before, the server's expiry
-  const EXPIRE_MARGIN_MS = 30000; // offline: expire locally only this long after expiry
+  // Unavailable (503 or no answer): retry after these delays, or after the
+  // server's Retry-After kept within the same range.
   const RETRY_MS = [2000, 5000, 10000, 30000];
   const HOLD_MARGIN_MS = 2000; // submits this close to expiry wait for the server's word
   const ANNOUNCE_AT = [60, 30, 10];
@@ -64,6 +67,7 @@
     counter: { one: "{n} second left", other: "{n} seconds left" },
     unsaved: "You have unsaved changes in a form of this page.",
     announce: "Your session will expire in {n} seconds.",
+    unavailable: "The connection to the server is lost. Retrying…",
   };
 
   if (document.readyState === "loading") {
@@ -123,6 +127,7 @@
       frame: byId("session_security_relogin_frame"),
       other: byId("session_security_relogin_other"),
     };
+    ui.unavailable = unavailableLine();
     // The dialogs must be children of <body> so that hiding the page for the
     // relogin ("body > :not(.session_security)") never hides them too.
     for (const element of [ui.warning, ui.announce, ui.relogin]) {
@@ -144,8 +149,9 @@
     let confirmedAt = 0;
     let lastHandled = 0; // throttle of activity events
     let pendingActivity = 0; // activity seen past expiry, waiting for the server's word
-    let failures = 0;
+    let failures = 0; // unavailable answers in a row
     let lastFailureAt = 0;
+    let retryAfterMs = 0; // the latest failure's Retry-After (clamped), else 0
     let pinging = false; // this tab has a ping in flight
     let staying = false; // this tab has a keepalive in flight
     let loggingOut = false;
@@ -243,13 +249,11 @@
         confirmedIdleMs >= limitMs && serverStamp >= lastActivity - STAMP_TOLERANCE_MS;
       let due;
       let fireAt;
+      let wakeAt = Infinity; // an earlier look without asking (see below)
 
       if (idle >= expireMs) {
-        // Only the server may end the session; offline, wait a margin first.
-        if (failing && idle >= expireMs + EXPIRE_MARGIN_MS) {
-          expire("timeout", true);
-          return;
-        }
+        // Only the server's answer may end the session: unavailable, however
+        // long, the page stays as it is, warned, and keeps asking.
         if (failing || warningShown) showWarning();
         due = lastActivity + expireMs;
         // The server still counted it alive (rounding): ask again shortly.
@@ -259,7 +263,7 @@
         if (confirmedFor(warnMs)) {
           showWarning();
           due = lastActivity + expireMs + EXPIRE_SLACK_MS;
-          fireAt = due;
+          fireAt = Math.max(due, soonest);
         } else {
           // Not confirmed yet: ask first, no flicker when another tab was active.
           if (failing) showWarning();
@@ -269,7 +273,10 @@
       } else {
         hideWarning(true);
         due = lastActivity + warnMs;
-        fireAt = due;
+        // Unavailable: warn on time, but ask again only once the retry
+        // delay (the server's Retry-After) has passed.
+        fireAt = Math.max(due, soonest);
+        if (fireAt > due) wakeAt = due;
       }
 
       // Activity the server has not heard of must reach it before the
@@ -281,20 +288,42 @@
           fireAt = reportAt;
         }
       }
-      schedule(due, fireAt);
+      renderUnavailable();
+      schedule(due, fireAt, wakeAt);
     }
 
-    function schedule(due, fireAt) {
-      const delay = Math.min(Math.max(fireAt - Date.now(), 0), MAX_TIMEOUT_MS);
+    /** Pings for `due` at `fireAt`; only re-applies the state at an earlier `wakeAt`. */
+    function schedule(due, fireAt, wakeAt) {
+      const at = Math.min(fireAt, wakeAt);
+      const delay = Math.min(Math.max(at - Date.now(), 0), MAX_TIMEOUT_MS);
       timer = setTimeout(() => {
         timer = 0;
-        if (Date.now() < fireAt - 1000) apply(); // capped timer: not there yet
+        // A wake-up, or a capped timer: not time to ask yet.
+        if (at < fireAt || Date.now() < fireAt - 1000) apply();
         else requestPing(due);
       }, delay);
     }
 
     function retryDelay() {
+      if (retryAfterMs) return retryAfterMs;
       return RETRY_MS[Math.min(failures, RETRY_MS.length) - 1] || RETRY_MS[0];
+    }
+
+    /**
+     * The server's Retry-After (seconds, or an HTTP date) in ms, kept within
+     * the retry schedule's range: a server under strain may ask for patience,
+     * but neither a hammering nor a page left waiting for hours. 0 when absent.
+     */
+    function retryAfter(response) {
+      const value = response && typeof response.retryAfter === "string" ? response.retryAfter.trim() : "";
+      if (!value) return 0;
+      const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+      if (!isFinite(ms)) return 0;
+      return clampRetry(ms);
+    }
+
+    function clampRetry(ms) {
+      return Math.min(Math.max(ms, RETRY_MS[0]), RETRY_MS[RETRY_MS.length - 1]);
     }
 
     // Pinging and the election of the one tab that pings -----------------
@@ -347,12 +376,16 @@
       const idleFor = started >= lastActivity ? Math.floor((started - lastActivity) / 1000) : null;
       const separator = config.pingUrl.indexOf("?") === -1 ? "?" : "&";
       let result;
+      let retryMs = 0;
       try {
         const url = idleFor === null ? config.pingUrl : config.pingUrl + separator + "idleFor=" + idleFor;
         const response = await request(url, {
           method: "GET",
           headers: { Accept: "application/json" },
         });
+        retryMs = retryAfter(response);
+        // Only a 401 or the answer "logout" ends the session; a 503 (store
+        // down) or any other failure leaves `result` undefined: unavailable.
         if (response.status === 401) {
           result = "logout";
         } else if (response.ok) {
@@ -362,20 +395,23 @@
           }
         }
       } catch (e) {
-        result = undefined;
+        result = undefined; // no answer (network error, timeout): unavailable
       } finally {
         pinging = false;
       }
-      finishExchange(result, started);
+      finishExchange(result, started, retryMs);
     }
 
-    /** Shares and applies the answer of a ping or keepalive; `undefined` is a failure. */
-    function finishExchange(result, started) {
+    /**
+     * Shares and applies the answer of a ping or keepalive; `undefined` is a
+     * failure (the server unavailable), retried after `retryMs` if set.
+     */
+    function finishExchange(result, started, retryMs) {
       if (state === STOPPED) return;
       const done = Date.now();
       if (result === undefined) {
-        broadcast({ type: "pong", error: true, started: started, done: done });
-        noteFailure(done);
+        broadcast({ type: "pong", error: true, started: started, done: done, retryMs: retryMs || 0 });
+        noteFailure(done, retryMs);
         return;
       }
       const pong = {
@@ -390,10 +426,12 @@
       takePong(pong, true);
     }
 
-    function noteFailure(at) {
+    /** The server was unavailable: keep the page, retry later (never expire for it). */
+    function noteFailure(at, retryMs) {
       if (state !== ACTIVE) return;
       failures += 1;
       lastFailureAt = at;
+      retryAfterMs = typeof retryMs === "number" && retryMs > 0 ? clampRetry(retryMs) : 0;
       apply();
     }
 
@@ -411,7 +449,9 @@
         expire("timeout", own, pong.started);
         return;
       }
+      // An answer: the server is back, the normal cycle resumes.
       failures = 0;
+      retryAfterMs = 0;
       serverStamp = Math.max(serverStamp, pong.stamp);
       confirmedIdleMs = pong.result * 1000;
       confirmedAt = pong.done;
@@ -554,7 +594,13 @@
       if (state !== ACTIVE || staying || loggingOut) return Promise.resolve();
       const now = Date.now();
       lastHandled = now;
-      lastActivity = Math.max(lastActivity, now);
+      if (now - lastActivity < expireMs) {
+        lastActivity = Math.max(lastActivity, now);
+      } else {
+        // Past the expiry only the server's answer says whether it still
+        // counts: unanswered (unavailable), the warning must come back.
+        pendingActivity = Math.max(pendingActivity, now);
+      }
       staying = true; // no ping of this tab meanwhile: the keepalive tells the server
       clearTimeout(timer);
       timer = 0;
@@ -569,11 +615,13 @@
         broadcast({ type: "warning", shown: false, at: lastActivity });
         const started = Date.now();
         let result;
+        let retryMs = 0;
         try {
           const response = await request(config.keepaliveUrl, {
             method: "POST",
             headers: csrfHeaders(),
           });
+          retryMs = retryAfter(response);
           if (response.status === 401) {
             result = "logout";
           } else if (response.ok) {
@@ -586,7 +634,7 @@
         } finally {
           staying = false;
         }
-        finishExchange(result, started);
+        finishExchange(result, started, retryMs);
         await sleep(LOCK_LINGER_MS);
       }, true);
     }
@@ -653,6 +701,7 @@
       document.documentElement.classList.remove("session_security_warned");
       if (ui.warning) ui.warning.hidden = true;
       if (ui.announce) ui.announce.textContent = "";
+      renderUnavailable();
       const back = focusBeforeWarning;
       focusBeforeWarning = null;
       if (!restoreFocus) return;
@@ -724,6 +773,37 @@
     function fill(text, n) {
       const shown = numbers ? numbers.format(n) : String(n);
       return String(text).replace(/\{n\}/g, shown);
+    }
+
+    /**
+     * The warning's "connection lost, retrying" line: taken from the markup
+     * if it has one, else made here, so that pages whose markup predates it
+     * (an own include) get it too. Null without a warning dialog.
+     */
+    function unavailableLine() {
+      const found = byId("session_security_unavailable");
+      if (found) return found;
+      const modal = ui.warning && ui.warning.querySelector(".session_security_modal");
+      if (!modal) return null;
+      const line = document.createElement("p");
+      line.id = "session_security_unavailable";
+      line.className = "session_security_unavailable";
+      line.setAttribute("role", "status");
+      line.hidden = true;
+      const actions = modal.querySelector(".session_security_actions");
+      modal.insertBefore(line, actions && actions.parentElement === modal ? actions : null);
+      return line;
+    }
+
+    /** Shows the line while warned and the server is unavailable; hides it otherwise. */
+    function renderUnavailable() {
+      const line = ui.unavailable;
+      if (!line) return;
+      const show = warningShown && failures > 0 && state === ACTIVE;
+      if (show === !line.hidden) return;
+      line.hidden = !show;
+      // Written as it shows, so that the status region announces a change.
+      line.textContent = show ? String(strings.unavailable || DEFAULT_STRINGS.unavailable) : "";
     }
 
     function onDialogKeydown(event) {
@@ -880,6 +960,7 @@
       confirmedIdleMs = 0;
       confirmedAt = now;
       failures = 0;
+      retryAfterMs = 0;
       pendingActivity = 0;
       latestPong = null;
       pongFloor = now;
@@ -997,9 +1078,20 @@
 
     // Waking up -----------------------------------------------------------
 
+    /**
+     * Asks at once on waking or coming back to the tab, except while the
+     * server is unavailable and its retry delay has not passed: the
+     * scheduled retry comes soon enough, and switching tabs must not hammer
+     * a server that asked for patience.
+     */
+    function pingOnWake(now) {
+      if (state !== ACTIVE || (failures > 0 && now < lastFailureAt + retryDelay())) return;
+      requestPing(now - RECENT_MS);
+    }
+
     function onVisibilityChange() {
       const visible = document.visibilityState === "visible";
-      if (visible && !wasVisible && state === ACTIVE) requestPing(Date.now() - RECENT_MS);
+      if (visible && !wasVisible) pingOnWake(Date.now());
       wasVisible = visible;
       lastBeat = Date.now();
     }
@@ -1007,7 +1099,7 @@
     function onPageShow(event) {
       // Restored from the back/forward cache after leaving: never show it as it was.
       if (event.persisted && state !== ACTIVE && state !== STOPPED) location.reload();
-      else if (event.persisted && state === ACTIVE) requestPing(Date.now() - RECENT_MS);
+      else if (event.persisted) pingOnWake(Date.now());
     }
 
     function onHeartbeat() {
@@ -1016,9 +1108,7 @@
       lastBeat = now;
       const visible = document.visibilityState === "visible";
       // Hidden tabs' timers are throttled: a gap there is not a sleep.
-      if (gap > SLEEP_GAP_MS && visible && wasVisible && state === ACTIVE) {
-        requestPing(now - RECENT_MS);
-      }
+      if (gap > SLEEP_GAP_MS && visible && wasVisible) pingOnWake(now);
       wasVisible = visible;
     }
 
@@ -1070,7 +1160,8 @@
             if (peerTimer) {
               clearTimeout(peerTimer);
               peerTimer = 0;
-              noteFailure(typeof message.done === "number" ? message.done : Date.now());
+              noteFailure(typeof message.done === "number" ? message.done : Date.now(),
+                typeof message.retryMs === "number" ? message.retryMs : 0);
             }
           } else if (typeof message.started === "number" && typeof message.done === "number" &&
             (message.result === "logout" || (typeof message.result === "number" && typeof message.stamp === "number"))) {
@@ -1152,7 +1243,8 @@
     /**
      * Fetches `url` and reads its JSON body, all within FETCH_TIMEOUT_MS: a
      * body that stalls must not leave a tab (and the ping lock) waiting.
-     * Resolves to `{status, ok, body}`; `body` is null when not JSON.
+     * Resolves to `{status, ok, body, retryAfter}`; `body` is null when not
+     * JSON, `retryAfter` the raw Retry-After header or null.
      */
     async function request(url, init) {
       const controller = typeof AbortController === "function" ? new AbortController() : null;
@@ -1176,7 +1268,8 @@
         } catch (e) {
           body = null;
         }
-        return { status: response.status, ok: response.ok, body: body };
+        const retryAfterHeader = response.headers ? response.headers.get("Retry-After") : null;
+        return { status: response.status, ok: response.ok, body: body, retryAfter: retryAfterHeader };
       })();
       try {
         return await Promise.race([exchange, timeout]);

@@ -24,6 +24,9 @@ pub struct Settings {
     pub logout_url: Option<&'static str>,
     /// The locale the application hook picks, instead of Accept-Language.
     pub locale: Option<&'static str>,
+    /// The session store's URL (`databases.session_security.url`), e.g. a
+    /// `pg_server::PgServer` a test stops; `None`: a fresh SQLite file.
+    pub store_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -34,6 +37,7 @@ impl Default for Settings {
             relogin: true,
             logout_url: None,
             locale: None,
+            store_url: None,
         }
     }
 }
@@ -232,7 +236,10 @@ pub async fn serve(settings: Settings) -> Served {
         ))
         .merge((
             "databases.session_security.url",
-            crate::common::temp_sqlite_url(),
+            settings
+                .store_url
+                .clone()
+                .unwrap_or_else(crate::common::temp_sqlite_url),
         ))
         .merge(("session_security.warn_after", settings.warn_after))
         .merge(("session_security.expire_after", settings.expire_after))
