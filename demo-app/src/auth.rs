@@ -1,121 +1,17 @@
-//! Users, passwords, login and logout, and the managers' shorter timeout.
-//!
-//! The user id given to the session is the username.
+//! Login and logout: the forms, the password check and the relogin flag.
 
-use std::sync::OnceLock;
-
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rocket::form::FromForm;
 use rocket::http::Status;
-use rocket::request::{FlashMessage, FromRequest, Outcome};
+use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, Orbit, Request, Rocket, Route};
-use rocket_db_pools::{Connection, Database};
+use rocket::{get, post, routes, Route};
+use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
-use rocket_session_security::{
-    after_login, local_path, Authenticated, Config, CsrfForm, CsrfFormError, Relogin, Session,
-    UserTimeouts,
-};
-use serde::Serialize;
+use rocket_session_security::{after_login, local_path, CsrfForm, CsrfFormError, Relogin, Session};
 
 use crate::db::{AppResult, Crm};
 use crate::layout::{Confirmation, Reply};
-
-/// Hashes a password with argon2id and a fresh random salt, as a PHC string.
-pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes())?
-        .to_string())
-}
-
-/// Checks a password against a stored PHC string.
-fn password_matches(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
-}
-
-/// A hash no password matches in practice, checked for unknown usernames
-/// so a wrong username takes as long as a wrong password.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("no user has this password").unwrap_or_default())
-}
-
-/// The signed-in user, loaded from the CRM's `users` table.
-///
-/// Built on the library's [`Authenticated`] guard: without a live session it
-/// forwards with 401 as that guard does, so the library's catcher answers
-/// (login redirect for browsers, JSON for background requests).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct CurrentUser {
-    /// The login name, also the session's user id and the deals' `owner`.
-    pub username: String,
-    /// Shown in the header.
-    pub display_name: String,
-    /// `sales` or `manager`.
-    pub role: String,
-}
-
-impl CurrentUser {
-    /// Managers see every deal; sales reps see their own.
-    pub fn is_manager(&self) -> bool {
-        self.role == "manager"
-    }
-}
-
-async fn find_user(
-    db: &sqlx::SqlitePool,
-    username: &str,
-) -> Result<Option<CurrentUser>, sqlx::Error> {
-    sqlx::query_as("SELECT username, display_name, role FROM users WHERE username = ?")
-        .bind(username)
-        .fetch_optional(db)
-        .await
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for CurrentUser {
-    type Error = ();
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
-        let user = match request.guard::<Authenticated>().await {
-            Outcome::Success(user) => user,
-            Outcome::Forward(status) => return Outcome::Forward(status),
-            Outcome::Error((status, _)) => return Outcome::Error((status, ())),
-        };
-        let Some(db) = Crm::fetch(request.rocket()) else {
-            return Outcome::Error((Status::InternalServerError, ()));
-        };
-        match find_user(db, &user.user_id).await {
-            Ok(Some(user)) => Outcome::Success(user),
-            // A session of a user who no longer exists is no sign-in.
-            Ok(None) => Outcome::Forward(Status::Unauthorized),
-            Err(e) => {
-                rocket::error!("loading user {}: {e}", user.user_id);
-                Outcome::Error((Status::InternalServerError, ()))
-            }
-        }
-    }
-}
-
-/// Managers see every deal, so an unattended manager session is worth more
-/// to an intruder: they get half the configured `expire_after` (the
-/// library raises it to at least the warning lead plus one second).
-pub struct ManagerTimeouts;
-
-#[rocket::async_trait]
-impl UserTimeouts for ManagerTimeouts {
-    async fn expire_after(&self, rocket: &Rocket<Orbit>, user_id: &str) -> Option<u64> {
-        let db = Crm::fetch(rocket)?;
-        let user = find_user(db, user_id).await.ok().flatten()?;
-        if !user.is_manager() {
-            return None;
-        }
-        let configured = Config::from_figment(rocket.figment()).map_or(600, |c| c.expire_after);
-        Some(configured / 2)
-    }
-}
+use crate::password;
 
 /// The login form; every field defaults to empty so a missing one is a
 /// failed login, not a 422 page.
@@ -228,8 +124,8 @@ async fn sign_in(
     // Argon2 is deliberately slow: keep it off the async workers.
     let password = form.password;
     let matches = rocket::tokio::task::spawn_blocking(move || match &hash {
-        Some(hash) => password_matches(&password, hash),
-        None => password_matches(&password, dummy_hash()),
+        Some(hash) => password::matches(&password, hash),
+        None => password::matches(&password, password::dummy_hash()),
     })
     .await
     .unwrap_or(false);
@@ -284,17 +180,4 @@ async fn logout<'r>(
 /// `/login`, `/login/<relogin>` (GET and POST) and `/logout`.
 pub fn routes() -> Vec<Route> {
     routes![login_form, relogin_form, login, relogin, logout]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_are_argon2id_and_verify() {
-        let hash = hash_password("s3cret").expect("hash");
-        assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(password_matches("s3cret", &hash));
-        assert!(!password_matches("S3cret", &hash));
-    }
 }

@@ -10,10 +10,10 @@ use rocket_session_security::CsrfForm;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use crate::auth::CurrentUser;
 use crate::db::{self, AppError, AppResult, Crm};
 use crate::layout::{Confirmation, FieldErrors, Page, Reply};
 use crate::notes::{self, NoteDraft, NoteForm, Subject};
+use crate::users::CurrentUser;
 use crate::validation::{Validator, MAX_LINE, MAX_TEXT};
 
 /// A company as its page shows it.

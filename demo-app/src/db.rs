@@ -7,7 +7,7 @@ use rocket::response::{self, Responder};
 use rocket::{Build, Request, Rocket};
 use rocket_db_pools::Database;
 
-use crate::auth;
+use crate::password;
 
 mod pool;
 
@@ -455,7 +455,7 @@ mod seed {
             ("alice", "Alice Archer", "sales", "alice-demo-pass"),
             ("bob", "Bob Baxter", "manager", "bob-demo-pass"),
         ] {
-            let hash = auth::hash_password(password)
+            let hash = password::hash(password)
                 .map_err(|e| sqlx::Error::Protocol(format!("password hashing failed: {e}")))?;
             sqlx::query(
                 "INSERT INTO users (username, display_name, role, password_hash) VALUES (?, ?, ?, ?)",

@@ -3,7 +3,7 @@
 //!
 //! Sales reps see and change their own deals; managers see every deal
 //! (which is why their sessions end sooner, see
-//! [`ManagerTimeouts`](crate::auth::ManagerTimeouts)).
+//! [`ManagerTimeouts`](crate::users::ManagerTimeouts)).
 
 use rocket::form::FromForm;
 use rocket::response::{Flash, Redirect};
@@ -14,10 +14,10 @@ use rocket_session_security::CsrfForm;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use crate::auth::CurrentUser;
 use crate::db::{self, AppError, AppResult, Crm};
 use crate::layout::{format_money, Confirmation, FieldErrors, Page, Reply};
 use crate::notes::{self, NoteDraft, NoteForm, Subject};
+use crate::users::CurrentUser;
 use crate::validation::{optional_id, parse_money, Validator, MAX_LINE, MAX_TEXT};
 use crate::{companies, contacts};
 

@@ -15,7 +15,7 @@ use rocket_session_security::Session;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::auth::CurrentUser;
+use crate::users::CurrentUser;
 
 /// A signed-in page: the user, their session and any flash message.
 ///

@@ -2,7 +2,7 @@
 //! `rocket_session_security` used exactly as an application would use it.
 //!
 //! - [`SessionSecurity`] is attached with a [`UserTimeouts`] hook
-//!   ([`auth::ManagerTimeouts`]): managers, who see every deal, are signed
+//!   ([`users::ManagerTimeouts`]): managers, who see every deal, are signed
 //!   out sooner than sales reps.
 //! - The crate's 401 catcher sends browsers to `/login?next=…` and gives
 //!   background requests the JSON `session_expired` answer.
@@ -26,6 +26,8 @@ pub mod deals;
 pub mod headers;
 pub mod layout;
 pub mod notes;
+pub mod password;
+pub mod users;
 pub mod validation;
 
 use rocket::figment::Figment;
@@ -65,7 +67,7 @@ pub fn rocket() -> Rocket<Build> {
 /// applies whatever fairing comes in.
 pub fn rocket_with(security: SessionSecurity, figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
-        .attach(security.with_user_timeouts(auth::ManagerTimeouts))
+        .attach(security.with_user_timeouts(users::ManagerTimeouts))
         .attach(db::stage())
         .attach(Template::custom(|engines| {
             if let Err(e) = register_templates(&mut engines.tera) {

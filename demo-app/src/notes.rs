@@ -12,9 +12,9 @@ use rocket_session_security::CsrfForm;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
-use crate::auth::CurrentUser;
 use crate::db::{self, AppError, AppResult, Crm};
 use crate::layout::{Confirmation, Page, Reply};
+use crate::users::CurrentUser;
 use crate::validation::{Validator, MAX_TEXT};
 
 /// What a note is about.
