@@ -1,11 +1,14 @@
-//! Pure expiry arithmetic: no I/O, no clock of its own, so every rule here
-//! is tested with plain numbers.
+//! Pure activity and expiry arithmetic: no I/O, no clock of its own, so
+//! every rule here is tested with plain numbers. [`Timing`] is the public
+//! view of it.
 
-use crate::config::MAX_SECONDS;
+use serde::Serialize;
+
+use crate::config::{Config, MAX_SECONDS};
 
 /// The timestamps that decide whether an authenticated session lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Times {
+pub(crate) struct Expiry {
     /// Unix seconds of the last request that counted as activity.
     pub last_activity: i64,
     /// Unix seconds of the login.
@@ -14,7 +17,7 @@ pub(crate) struct Times {
     pub expire_after: i64,
 }
 
-impl Times {
+impl Expiry {
     /// Seconds since the last activity; never negative, even if the clock
     /// stepped back.
     pub fn idle(&self, now: i64) -> i64 {
@@ -40,6 +43,41 @@ impl Times {
             || self
                 .absolute_end(absolute_after)
                 .is_some_and(|end| now >= end)
+    }
+}
+
+/// Where an authenticated session stands, in seconds, as of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timing {
+    /// Seconds since the last activity (of any tab).
+    pub idle: i64,
+    /// This session's warning point: seconds idle before the browser warns.
+    pub warn_after: i64,
+    /// This session's idle limit (per user, see [`UserTimeouts`](crate::UserTimeouts)).
+    pub expire_after: i64,
+    /// Seconds until the warning shows; 0 once it does.
+    pub warn_in: i64,
+    /// Seconds until the server logs out unless there is activity.
+    pub expire_in: i64,
+    /// Seconds until the absolute limit, if one is set.
+    pub absolute_in: Option<i64>,
+}
+
+impl Timing {
+    pub(crate) fn new(expiry: Expiry, config: &Config, now: i64) -> Self {
+        let idle = expiry.idle(now);
+        // Every session keeps the configured warning lead, whatever its limit.
+        let warn_after = expiry.expire_after - config.warning_lead() as i64;
+        Timing {
+            idle,
+            warn_after,
+            expire_after: expiry.expire_after,
+            warn_in: (warn_after - idle).max(0),
+            expire_in: (expiry.expire_after - idle).max(0),
+            absolute_in: expiry
+                .absolute_end(config.absolute_after)
+                .map(|end| (end - now).max(0)),
+        }
     }
 }
 
@@ -91,7 +129,7 @@ pub(crate) fn parse_idle_for(raw: &str) -> Result<u64, IdleForError> {
 mod tests {
     use super::*;
 
-    const T: Times = Times {
+    const T: Expiry = Expiry {
         last_activity: 1000,
         authenticated_at: 900,
         expire_after: 10,
@@ -106,7 +144,7 @@ mod tests {
     #[test]
     fn absolute_limit_ends_an_active_session() {
         assert!(!T.is_expired(1005, 200));
-        let busy = Times {
+        let busy = Expiry {
             last_activity: 1099,
             ..T
         };

@@ -7,51 +7,51 @@ use std::time::Duration;
 
 use rocket::tokio::{self, time::sleep};
 
-use crate::runtime::Runtime;
+use crate::shared::Shared;
 use crate::store::StorePool;
 
 /// Starts the background tasks; they end with `shutdown`.
-pub(crate) fn start(runtime: Arc<Runtime>, shutdown: rocket::Shutdown) {
-    if let StorePool::Postgres(pool) = &runtime.pool {
-        crate::store::listen_to_peers(runtime.sessions.clone(), pool.clone(), shutdown.clone());
+pub(crate) fn start(shared: Arc<Shared>, shutdown: rocket::Shutdown) {
+    if let StorePool::Postgres(pool) = &shared.pool {
+        crate::store::listen_to_peers(shared.sessions.clone(), pool.clone(), shutdown.clone());
     }
-    tokio::spawn(flush_and_purge(runtime, shutdown));
+    tokio::spawn(flush_and_purge(shared, shutdown));
 }
 
 /// Flushes the last activity stamps, then closes the store's pool.
-pub(crate) async fn stop(runtime: &Runtime) {
-    if let Err(e) = runtime.sessions.flush().await {
+pub(crate) async fn stop(shared: &Shared) {
+    if let Err(e) = shared.sessions.flush().await {
         rocket::error!("session security: last activity could not be saved at shutdown: {e}");
     }
-    runtime.pool.close().await;
+    shared.pool.close().await;
 }
 
 /// Every `activity_write_grace` seconds, writes the activity seen since in
 /// one batch; every so often, deletes expired sessions and backups.
-async fn flush_and_purge(runtime: Arc<Runtime>, shutdown: rocket::Shutdown) {
-    let config = &runtime.config;
+async fn flush_and_purge(shared: Arc<Shared>, shutdown: rocket::Shutdown) {
+    let config = &shared.config;
     let flush_every = Duration::from_secs(config.activity_write_grace.max(1));
     let purge_every = (config.expire_after / 2).clamp(1, 60) as i64;
     // An expired session must outlive its end until the browser's next
     // request, which backs it up for the relogin.
     let retain = if config.relogin { config.backup_ttl } else { 0 };
-    let mut last_purge = runtime.clock.now();
+    let mut last_purge = shared.clock.now();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = sleep(flush_every) => {}
         }
-        if let Err(e) = runtime.sessions.flush().await {
+        if let Err(e) = shared.sessions.flush().await {
             rocket::warn!("session security: activity not saved yet, will retry: {e}");
             continue;
         }
-        let now = runtime.clock.now();
+        let now = shared.clock.now();
         if now - last_purge < purge_every {
             continue;
         }
         last_purge = now;
-        if let Err(e) = runtime
+        if let Err(e) = shared
             .sessions
             .purge(now, config.absolute_after, retain)
             .await

@@ -185,7 +185,7 @@ impl Config {
             ("logout_url", self.logout_url.as_ref()),
         ] {
             if let Some(url) = url {
-                if crate::redirect::local_path(url).is_none() {
+                if crate::paths::local_path(url).is_none() {
                     return bad(
                         key,
                         format!("must be a local path such as `/login`, not `{url}`"),

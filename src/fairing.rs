@@ -7,17 +7,18 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 
-use crate::activity::Times;
 use crate::background;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cookie::{self, BACKUP_COOKIE, SESSION_COOKIE};
 use crate::error::Error;
+use crate::paths::{self, BASE};
+use crate::relogin;
 use crate::request::{CookieChange, RequestSession, State};
-use crate::routes::{self, BASE};
-use crate::runtime::{LocaleHook, Runtime, UserTimeouts};
-use crate::store::{BackupRecord, SessionCache, SessionStore, SqlStore, StorePool, StoreStats};
-use crate::token;
+use crate::routes;
+use crate::secret;
+use crate::shared::{LocaleHook, Shared, UserTimeouts};
+use crate::store::{SessionCache, SessionStore, SqlStore, StorePool, StoreStats};
 
 /// Seconds WCAG 2.2.1 gives a user to extend a time limit.
 const WCAG_LEAD: u64 = 20;
@@ -76,20 +77,20 @@ impl SessionSecurity {
         self
     }
 
-    fn runtime<'r>(request: &'r Request<'_>) -> Option<&'r Arc<Runtime>> {
-        request.rocket().state::<Arc<Runtime>>()
+    fn shared<'r>(request: &'r Request<'_>) -> Option<&'r Arc<Shared>> {
+        request.rocket().state::<Arc<Shared>>()
     }
 
     /// What the read path did since launch: store round trips, cache hits
     /// and misses, notifications sent. `None` without the fairing.
     pub fn stats(rocket: &Rocket<Orbit>) -> Option<StoreStats> {
-        let runtime = rocket.state::<Arc<Runtime>>()?;
-        Some(runtime.sessions.counters.snapshot())
+        let shared = rocket.state::<Arc<Shared>>()?;
+        Some(shared.sessions.counters.snapshot())
     }
 
     /// How many sessions this instance holds in memory.
     pub fn cached_sessions(rocket: &Rocket<Orbit>) -> Option<usize> {
-        Some(rocket.state::<Arc<Runtime>>()?.sessions.len())
+        Some(rocket.state::<Arc<Shared>>()?.sessions.len())
     }
 }
 
@@ -141,7 +142,7 @@ impl Fairing for SessionSecurity {
             config.activity_write_grace,
             config.store_timeout,
         );
-        let runtime = Runtime {
+        let shared = Shared {
             config,
             clock: self.clock.clone(),
             sessions: Arc::new(sessions),
@@ -150,60 +151,60 @@ impl Fairing for SessionSecurity {
             locale: self.locale.clone(),
         };
         Ok(rocket
-            .manage(Arc::new(runtime))
+            .manage(Arc::new(shared))
             .mount(BASE, routes::routes()))
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
-        if let Some(runtime) = rocket.state::<Arc<Runtime>>() {
-            background::start(runtime.clone(), rocket.shutdown());
+        if let Some(shared) = rocket.state::<Arc<Shared>>() {
+            background::start(shared.clone(), rocket.shutdown());
         }
     }
 
     async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
-        if let Some(runtime) = rocket.state::<Arc<Runtime>>() {
-            background::stop(runtime).await;
+        if let Some(shared) = rocket.state::<Arc<Shared>>() {
+            background::stop(shared).await;
         }
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
-        let Some(runtime) = Self::runtime(request).cloned() else {
+        let Some(shared) = Self::shared(request).cloned() else {
             return;
         };
-        let now = runtime.clock.now();
-        let state = match evaluate(&runtime, request, now).await {
+        let now = shared.clock.now();
+        let state = match evaluate(&shared, request, now).await {
             Ok(state) => state,
             Err(e) => {
                 // Not a logout: the request is answered 503 and the
                 // browser's cookie is left alone.
                 rocket::warn!("session security: {e}");
-                request.local_cache(|| RequestSession::unavailable(runtime, now));
+                request.local_cache(|| RequestSession::unavailable(shared, now));
                 return;
             }
         };
         let locale = match state.user_id() {
-            Some(_) => runtime.locale_for(request),
+            Some(_) => shared.locale_for(request),
             None => crate::i18n::DEFAULT_LOCALE.to_owned(),
         };
         let backup_id = request
             .cookies()
             .get(BACKUP_COOKIE)
             .map(|c| c.value().to_owned());
-        request.local_cache(|| RequestSession::new(runtime, now, locale, backup_id, state));
+        request.local_cache(|| RequestSession::new(shared, now, locale, backup_id, state));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
         let session = RequestSession::of(request);
-        let Some(runtime) = session.runtime.as_ref() else {
+        let Some(shared) = session.shared.as_ref() else {
             return;
         };
         if !session.unreadable() && !session.store_failed() {
-            let persisted = persist(runtime, request, session).await;
+            let persisted = persist(shared, request, session).await;
             if let Err(e) = session.note(persisted) {
                 rocket::warn!("session security: could not save the session: {e}");
             }
         }
-        let config = &runtime.config;
+        let config = &shared.config;
         let refused = response.status() == Status::ServiceUnavailable;
         if session.store_failed() || (session.unreadable() && refused) {
             crate::unavailable::respond(request, response);
@@ -234,7 +235,7 @@ impl Fairing for SessionSecurity {
             }
         }
         let authenticated = session.was_authenticated || state.user_id().is_some();
-        if authenticated && !request.uri().path().starts_with(routes::ASSETS_PATH) {
+        if authenticated && !request.uri().path().starts_with(paths::ASSETS_PATH) {
             response.set_raw_header("Cache-Control", "no-store");
         }
     }
@@ -243,16 +244,16 @@ impl Fairing for SessionSecurity {
 /// Loads the session and ends it first if it expired. The ping's `idleFor`
 /// is merged by the ping route, after this; ordinary activity is recorded
 /// after routing, in `persist`, where the route (and so its name) is known.
-async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<State, Error> {
+async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<State, Error> {
     let token = request
         .cookies()
         .get(SESSION_COOKIE)
         .map(|c| c.value().to_owned());
-    let Some(token) = token.filter(|t| token::well_formed(t)) else {
+    let Some(token) = token.filter(|t| secret::well_formed(t)) else {
         return Ok(State::default());
     };
-    let hash = token::hash(&token);
-    let sessions = &runtime.sessions;
+    let hash = secret::hash(&token);
+    let sessions = &shared.sessions;
     let Some(mut record) = sessions.load(&hash).await? else {
         return Ok(State::unknown_cookie());
     };
@@ -265,70 +266,22 @@ async fn evaluate(runtime: &Runtime, request: &Request<'_>, now: i64) -> Result<
         }
     }
     let state = State::loaded(record);
-    match state.times() {
-        Some(times) if times.is_expired(now, runtime.config.absolute_after) => {
-            expire(runtime, state, times, now).await
+    match state.expiry() {
+        Some(expiry) if expiry.is_expired(now, shared.config.absolute_after) => {
+            relogin::expire(shared, state, expiry, now).await
         }
         _ => Ok(state),
     }
 }
 
-/// Logs an expired session out, backing its data up for a relogin.
-async fn expire(
-    runtime: &Runtime,
-    mut state: State,
-    times: Times,
-    now: i64,
-) -> Result<State, Error> {
-    let Some(record) = state.record().cloned() else {
-        return Ok(State::default());
-    };
-    let config = &runtime.config;
-    let sessions = &runtime.sessions;
-    // The backup first, so a store failure in between leaves the session
-    // as it was rather than ended without its backup.
-    let backup = match (config.relogin, &record.user_id) {
-        (true, Some(user_id)) => {
-            // The backup's time runs from the session's end, not from the next request.
-            let ended = times.ended_at(config.absolute_after).min(now);
-            let id = token::random_secret();
-            let backup = BackupRecord {
-                id_hash: token::hash(&id),
-                user_id: user_id.clone(),
-                data: state.data_json()?,
-                expires_at: ended + config.backup_ttl as i64,
-            };
-            sessions.insert_backup(&backup).await?;
-            Some((id, backup.id_hash))
-        }
-        _ => None,
-    };
-    if !sessions.delete(&record.token_hash).await? {
-        // A concurrent request ended this session first and answers for it;
-        // leave the cookies to that request, and its backup is the one.
-        if let Some((_, id_hash)) = backup {
-            sessions.take_backup(&id_hash).await?;
-        }
-        return Ok(State::expired(false));
-    }
-    let mut expired = State::expired(true);
-    if let Some((id, _)) = backup {
-        expired.set_backup_cookie(id);
-        // Every tab's relogin frame then shares one anonymous session, and
-        // so one CSRF token for the login form.
-        expired.start_anonymous(now, config.expire_after);
-    }
-    Ok(expired)
-}
-
 /// Saves what the handler changed and records activity unless passive.
 async fn persist(
-    runtime: &Runtime,
+    shared: &Shared,
     request: &Request<'_>,
     session: &RequestSession,
 ) -> Result<(), Error> {
     let writes = session.lock().take_writes()?;
-    let sessions = &runtime.sessions;
+    let sessions = &shared.sessions;
     if let Some(record) = &writes.insert {
         sessions.insert(record).await?;
     }
@@ -340,7 +293,7 @@ async fn persist(
     };
     let stamp = match writes.activity_refused {
         true => None,
-        false if is_passive(&runtime.config, request) => writes.stamp,
+        false if is_passive(&shared.config, request) => writes.stamp,
         false => Some(session.now),
     };
     if let Some(at) = stamp {
@@ -371,7 +324,7 @@ fn is_login_page(config: &Config, path: &str) -> bool {
 /// names, and the crate's own routes except `keepalive`.
 fn is_passive(config: &Config, request: &Request<'_>) -> bool {
     let path = request.uri().path();
-    let own = path.starts_with(BASE) && path != routes::KEEPALIVE_PATH;
+    let own = path.starts_with(BASE) && path != paths::KEEPALIVE_PATH;
     let route_name = request.route().and_then(|r| r.name.as_deref());
     own || config.passive_paths.iter().any(|p| p == path.as_str())
         || route_name.is_some_and(|name| config.passive_routes.iter().any(|n| n == name))

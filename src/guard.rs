@@ -9,13 +9,9 @@ use rocket::outcome::try_outcome;
 use rocket::request::{self, local_cache_once, FromRequest, Outcome};
 use rocket::{Ignite, Request, Rocket, Sentinel};
 
+use crate::paths::{CSRF_FIELD, CSRF_HEADER};
+use crate::secret;
 use crate::session::{fairing_missing, Session};
-use crate::token;
-
-/// The name of the form field that carries the CSRF token.
-pub const CSRF_FIELD: &str = "csrf_token";
-/// The name of the header that carries the CSRF token.
-pub const CSRF_HEADER: &str = "X-CSRF-Token";
 
 /// A logged-in user with a live session.
 ///
@@ -72,7 +68,7 @@ fn check(session: &Session<'_>, sent: Option<&str>) -> Result<(), CsrfError> {
     // A session created by this very request has a token no page has seen.
     let verdict = match (sent, state.stored_record()) {
         (None, _) => Err(CsrfError::Missing),
-        (Some(sent), Some(record)) => token::same_secret(&record.csrf_token, sent)
+        (Some(sent), Some(record)) => secret::same_secret(&record.csrf_token, sent)
             .then_some(())
             .ok_or(CsrfError::Mismatch),
         (Some(_), None) => Err(CsrfError::Mismatch),

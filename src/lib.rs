@@ -85,7 +85,7 @@
 //!
 //!    #[get("/")]
 //!    fn home(_user: Authenticated, session: Session<'_>) -> Template {
-//!        Template::render("home", context! { session_security: session.page() })
+//!        Template::render("home", context! { session_security: session.dialogs() })
 //!    }
 //!    ```
 //!
@@ -97,7 +97,7 @@
 //!    inline script or style, so pages keep working under
 //!    `Content-Security-Policy: default-src 'self'`; the script and stylesheet
 //!    are served by the crate at content-hashed URLs. Without Tera, put
-//!    [`PageContext::to_html`] into your pages instead. The strings follow the
+//!    [`Dialogs::to_html`] into your pages instead. The strings follow the
 //!    browser's `Accept-Language` (English and ten more locales), or
 //!    [`SessionSecurity::with_locale`].
 //!
@@ -241,7 +241,6 @@
 mod activity;
 mod assets;
 mod background;
-mod catcher;
 mod clock;
 mod config;
 mod cookie;
@@ -249,31 +248,28 @@ mod error;
 mod fairing;
 mod guard;
 mod i18n;
-mod page;
-mod redirect;
+mod paths;
 mod relogin;
 mod request;
 mod routes;
-mod runtime;
+mod secret;
 mod session;
+mod shared;
 mod store;
-mod timing;
-mod token;
+mod templates;
 mod unavailable;
 
-pub use catcher::catchers;
+pub use activity::Timing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use cookie::{BACKUP_COOKIE, SESSION_COOKIE};
 pub use error::{ConfigError, Error};
 pub use fairing::SessionSecurity;
-pub use guard::{
-    Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, CSRF_FIELD, CSRF_HEADER,
-};
-pub use page::{register_templates, PageContext};
-pub use redirect::local_path;
+pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError};
+pub use paths::{local_path, CSRF_FIELD, CSRF_HEADER};
 pub use relogin::{after_login, Relogin};
-pub use runtime::{LocaleHook, UserTimeouts};
+pub use routes::catchers;
 pub use session::Session;
+pub use shared::{LocaleHook, UserTimeouts};
 pub use store::{BackupRecord, SessionRecord, SessionStore, SqlStore, StoreStats};
-pub use timing::Timing;
+pub use templates::{register_templates, Dialogs};

@@ -1,19 +1,17 @@
-//! Relogin in place: the backup taken at expiry goes back to the same user,
-//! and to nobody else.
+//! Relogin in place: the session's data is backed up when it expires, and
+//! goes back to the same user, and to nobody else, after the relogin.
 
-use rocket::http::{ContentType, Header, Status};
 use rocket::response::Redirect;
-use rocket::{get, Responder};
-use rocket_dyn_templates::tera::{Context, Tera};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
+use crate::activity::Expiry;
 use crate::error::Error;
-use crate::guard::Authenticated;
-use crate::page::script_safe_json;
-use crate::redirect::local_path;
-use crate::routes::AFTER_RELOGIN_PATH;
+use crate::paths::{local_path, AFTER_RELOGIN_PATH};
+use crate::request::State;
+use crate::secret;
 use crate::session::Session;
-use crate::token;
+use crate::shared::Shared;
+use crate::store::BackupRecord;
 
 /// The `relogin` route parameter of a login handler (`/login/<relogin>`):
 /// `1`, `true`, `yes` or `on` mean the login came through the relogin
@@ -81,7 +79,7 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     /// Whether the server knows the same user is back.
-    fn same_user(self) -> Option<bool> {
+    pub fn same_user(self) -> Option<bool> {
         match self {
             Outcome::Restored | Outcome::TooLate => Some(true),
             Outcome::OtherUser => Some(false),
@@ -90,25 +88,19 @@ impl Outcome {
     }
 }
 
-/// A stable, opaque tag of a user id, so a page can tell whether the user
-/// logging in again is the one it was rendered for without the backup.
-pub(crate) fn user_tag(user_id: &str) -> String {
-    token::hash(&format!("session_security user {user_id}"))
-}
-
 /// Takes the browser's backup (single use) and restores it when it belongs
 /// to the logged-in user. Keys the login wrote win over backed-up keys.
 pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outcome, Error> {
     let request = session.request();
-    let runtime = session.runtime();
+    let shared = session.shared();
     let Some(id) = request.backup_id.as_deref() else {
         return Ok(Outcome::NoBackup);
     };
-    if !token::well_formed(id) {
+    if !secret::well_formed(id) {
         request.lock().clear_backup_cookie();
         return Ok(Outcome::NoBackup);
     }
-    let taken = runtime.sessions.take_backup(&token::hash(id)).await;
+    let taken = shared.sessions.take_backup(&secret::hash(id)).await;
     let Some(backup) = request.note(taken)? else {
         request.lock().clear_backup_cookie();
         return Ok(Outcome::NoBackup);
@@ -136,63 +128,50 @@ pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outc
     Ok(Outcome::Restored)
 }
 
-const PAGE: (&str, &str) = (
-    "session_security/after_relogin.html",
-    include_str!("../templates/session_security/after_relogin.html"),
-);
-
-/// The small page shown in the relogin frame.
-#[derive(Responder)]
-pub(crate) struct AfterReloginPage {
-    body: (ContentType, String),
-    frame: Header<'static>,
-    csp: Header<'static>,
-}
-
-/// `GET /session_security/after_relogin`: the login handler redirects here
-/// after a relogin. Tells the parent window (same origin only) whether the
-/// same user is back, with the new CSRF token.
-#[get("/after_relogin")]
-pub(crate) async fn after_relogin(
-    user: Authenticated,
-    session: Session<'_>,
-) -> Result<AfterReloginPage, (Status, String)> {
-    let outcome = restore(&session, &user.user_id)
-        .await
-        .map_err(unavailable)?;
-    let same_user = outcome.same_user();
-    let message = json!({
-        "type": "session_security:relogin",
-        "sameUser": same_user,
-        "restored": outcome == Outcome::Restored,
-        "userTag": user_tag(&user.user_id),
-        "csrfToken": session.csrf_token(),
-    });
-    let mut tera = Tera::default();
-    tera.add_raw_templates([PAGE])
-        .map_err(|e| unavailable(Error::Template(e.to_string())))?;
-    let mut context = Context::new();
-    context.insert("message_json", &script_safe_json(&message));
-    context.insert("script_url", &crate::assets::after_relogin_url());
-    context.insert("same_user", &(same_user != Some(false)));
-    context.insert("t", crate::i18n::strings(&session.request().locale));
-    let html = tera
-        .render(PAGE.0, &context)
-        .map_err(|e| unavailable(Error::Template(e.to_string())))?;
-    Ok(AfterReloginPage {
-        body: (ContentType::HTML, html),
-        frame: Header::new("X-Frame-Options", "SAMEORIGIN"),
-        csp: Header::new(
-            "Content-Security-Policy",
-            "default-src 'self'; frame-ancestors 'self'",
-        ),
-    })
-}
-
-fn unavailable(e: Error) -> (Status, String) {
-    rocket::error!("session security: {e}");
-    (
-        Status::ServiceUnavailable,
-        "the session store is unavailable, please retry".into(),
-    )
+/// Logs an expired session out, backing its data up for a relogin.
+pub(crate) async fn expire(
+    shared: &Shared,
+    mut state: State,
+    expiry: Expiry,
+    now: i64,
+) -> Result<State, Error> {
+    let Some(record) = state.record().cloned() else {
+        return Ok(State::default());
+    };
+    let config = &shared.config;
+    let sessions = &shared.sessions;
+    // The backup first, so a store failure in between leaves the session
+    // as it was rather than ended without its backup.
+    let backup = match (config.relogin, &record.user_id) {
+        (true, Some(user_id)) => {
+            // The backup's time runs from the session's end, not from the next request.
+            let ended = expiry.ended_at(config.absolute_after).min(now);
+            let id = secret::random_secret();
+            let backup = BackupRecord {
+                id_hash: secret::hash(&id),
+                user_id: user_id.clone(),
+                data: state.data_json()?,
+                expires_at: ended + config.backup_ttl as i64,
+            };
+            sessions.insert_backup(&backup).await?;
+            Some((id, backup.id_hash))
+        }
+        _ => None,
+    };
+    if !sessions.delete(&record.token_hash).await? {
+        // A concurrent request ended this session first and answers for it;
+        // leave the cookies to that request, and its backup is the one.
+        if let Some((_, id_hash)) = backup {
+            sessions.take_backup(&id_hash).await?;
+        }
+        return Ok(State::expired(false));
+    }
+    let mut expired = State::expired(true);
+    if let Some((id, _)) = backup {
+        expired.set_backup_cookie(id);
+        // Every tab's relogin frame then shares one anonymous session, and
+        // so one CSRF token for the login form.
+        expired.start_anonymous(now, config.expire_after);
+    }
+    Ok(expired)
 }

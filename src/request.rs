@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rocket::Request;
 use serde_json::{Map, Value};
 
-use crate::activity::{merge_idle_for, Times};
+use crate::activity::{merge_idle_for, Expiry};
 use crate::error::Error;
-use crate::runtime::Runtime;
+use crate::secret;
+use crate::shared::Shared;
 use crate::store::SessionRecord;
-use crate::token;
 
 /// What the response does to one of the crate's cookies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,10 +135,10 @@ impl State {
     }
 
     /// The authenticated user's session timing, if there is one.
-    pub fn times(&self) -> Option<Times> {
+    pub fn expiry(&self) -> Option<Expiry> {
         let record = self.record()?;
         record.user_id.as_ref()?;
-        Some(Times {
+        Some(Expiry {
             last_activity: record.last_activity,
             authenticated_at: record.authenticated_at.unwrap_or(record.created_at),
             expire_after: record.expire_after,
@@ -170,13 +170,13 @@ impl State {
 
     /// Starts a new anonymous session (saved when the response leaves).
     pub fn start_anonymous(&mut self, now: i64, expire_after: u64) {
-        let token = token::random_secret();
+        let token = secret::random_secret();
         self.live = Some(Live {
             record: SessionRecord {
-                token_hash: token::hash(&token),
+                token_hash: secret::hash(&token),
                 user_id: None,
                 data: String::new(),
-                csrf_token: token::random_secret(),
+                csrf_token: secret::random_secret(),
                 created_at: now,
                 authenticated_at: None,
                 last_activity: now,
@@ -296,7 +296,7 @@ impl State {
 /// Request-local session state; its own type, so `local_cache` holds exactly one.
 pub(crate) struct RequestSession {
     /// `None` when the fairing did not run for this request.
-    pub runtime: Option<Arc<Runtime>>,
+    pub shared: Option<Arc<Shared>>,
     /// The time this request is judged at.
     pub now: i64,
     /// The relogin backup cookie's value, if the browser sent one.
@@ -317,7 +317,7 @@ pub(crate) struct RequestSession {
 
 impl RequestSession {
     pub fn new(
-        runtime: Arc<Runtime>,
+        shared: Arc<Shared>,
         now: i64,
         locale: String,
         backup_id: Option<String>,
@@ -325,7 +325,7 @@ impl RequestSession {
     ) -> Self {
         let was_authenticated = state.user_id().is_some() || state.expired;
         RequestSession {
-            runtime: Some(runtime),
+            shared: Some(shared),
             now,
             backup_id,
             locale,
@@ -337,11 +337,11 @@ impl RequestSession {
     }
 
     /// The state of a request whose session the store could not provide.
-    pub fn unavailable(runtime: Arc<Runtime>, now: i64) -> Self {
+    pub fn unavailable(shared: Arc<Shared>, now: i64) -> Self {
         RequestSession {
             unreadable: true,
             ..RequestSession::new(
-                runtime,
+                shared,
                 now,
                 crate::i18n::DEFAULT_LOCALE.into(),
                 None,
@@ -352,7 +352,7 @@ impl RequestSession {
 
     fn absent() -> Self {
         RequestSession {
-            runtime: None,
+            shared: None,
             now: 0,
             backup_id: None,
             locale: crate::i18n::DEFAULT_LOCALE.into(),

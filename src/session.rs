@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::request::{RequestSession, State};
-use crate::runtime::Runtime;
+use crate::secret;
+use crate::shared::Shared;
 use crate::store::SessionRecord;
-use crate::token;
+use crate::templates::Dialogs;
 
 /// The current request's session, anonymous or authenticated.
 ///
@@ -21,7 +22,7 @@ use crate::token;
 /// sets no cookie, and the session stays as it was.
 pub struct Session<'r> {
     request: &'r RequestSession,
-    runtime: &'r Arc<Runtime>,
+    shared: &'r Arc<Shared>,
     rocket: &'r Rocket<Orbit>,
 }
 
@@ -90,9 +91,9 @@ impl<'r> Session<'r> {
     /// Fails without changing anything when the store cannot take it; the
     /// response is then a `503`.
     pub async fn login(&self, user_id: &str) -> Result<(), Error> {
-        let expire_after = self.runtime.expire_after_for(self.rocket, user_id).await;
+        let expire_after = self.shared.expire_after_for(self.rocket, user_id).await;
         let now = self.request.now;
-        let token = token::random_secret();
+        let token = secret::random_secret();
         let (old, record) = {
             let mut state = self.request.lock();
             let old = state.stored_record().map(|r| r.token_hash.clone());
@@ -103,10 +104,10 @@ impl<'r> Session<'r> {
                 false => state.data_json()?,
             };
             let record = SessionRecord {
-                token_hash: token::hash(&token),
+                token_hash: secret::hash(&token),
                 user_id: Some(user_id.to_owned()),
                 data,
-                csrf_token: token::random_secret(),
+                csrf_token: secret::random_secret(),
                 created_at: now,
                 authenticated_at: Some(now),
                 last_activity: now,
@@ -125,7 +126,7 @@ impl<'r> Session<'r> {
             .stored_record()
             .map(|r| r.token_hash.clone());
         if let Some(old) = old {
-            let sessions = &self.runtime.sessions;
+            let sessions = &self.shared.sessions;
             self.request.note(sessions.delete(&old).await)?;
         }
         self.request.lock().end();
@@ -135,7 +136,7 @@ impl<'r> Session<'r> {
     /// Moves the session to a new token, keeping everything else; use it
     /// when privileges change without a new login.
     pub async fn cycle_id(&self) -> Result<(), Error> {
-        let token = token::random_secret();
+        let token = secret::random_secret();
         let (old, record) = {
             let mut state = self.request.lock();
             let Some(old) = state.record().cloned() else {
@@ -143,7 +144,7 @@ impl<'r> Session<'r> {
             };
             let old_hash = state.stored_record().map(|r| r.token_hash.clone());
             let record = SessionRecord {
-                token_hash: token::hash(&token),
+                token_hash: secret::hash(&token),
                 data: state.data_json()?,
                 ..old
             };
@@ -160,7 +161,7 @@ impl<'r> Session<'r> {
         record: SessionRecord,
         token: String,
     ) -> Result<(), Error> {
-        let sessions = &self.runtime.sessions;
+        let sessions = &self.shared.sessions;
         self.request.note(sessions.insert(&record).await)?;
         if let Some(old) = old {
             self.request.note(sessions.delete(&old).await)?;
@@ -172,24 +173,24 @@ impl<'r> Session<'r> {
     /// Creates an anonymous session row (saved when the response leaves).
     fn ensure_record(&self, state: &mut State) {
         if state.record().is_none() {
-            state.start_anonymous(self.request.now, self.runtime.config.expire_after);
+            state.start_anonymous(self.request.now, self.shared.config.expire_after);
         }
     }
 
     /// The authenticated session's timing, as of this request.
     pub fn timing(&self) -> Option<crate::Timing> {
-        let times = self.request.lock().times()?;
-        Some(crate::Timing::new(
-            times,
-            &self.runtime.config,
+        let expiry = self.request.lock().expiry()?;
+        Some(crate::activity::Timing::new(
+            expiry,
+            &self.shared.config,
             self.request.now,
         ))
     }
 
-    /// The `session_security` value for a template context (see
-    /// [`PageContext`](crate::PageContext)).
-    pub fn page(&self) -> crate::PageContext {
-        crate::PageContext::of(self)
+    /// The warning and relogin dialogs for this page: the
+    /// `session_security` value of its template context (see [`Dialogs`]).
+    pub fn dialogs(&self) -> Dialogs {
+        Dialogs::of(self.request, self.shared)
     }
 
     /// Merges the ping's `idleFor` (seconds the browser saw no activity):
@@ -214,7 +215,7 @@ impl<'r> Session<'r> {
             .stored_record()
             .map(|r| r.token_hash.clone());
         let Some(hash) = hash else { return };
-        if let Ok(Some(fresh)) = self.runtime.sessions.reload(&hash).await {
+        if let Ok(Some(fresh)) = self.shared.sessions.reload(&hash).await {
             self.request.lock().catch_up(fresh.last_activity);
         }
     }
@@ -223,8 +224,8 @@ impl<'r> Session<'r> {
         self.request
     }
 
-    pub(crate) fn runtime(&self) -> &'r Runtime {
-        self.runtime
+    pub(crate) fn shared(&self) -> &'r Shared {
+        self.shared
     }
 }
 
@@ -234,13 +235,13 @@ impl<'r> FromRequest<'r> for Session<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let session = RequestSession::of(request);
-        match &session.runtime {
+        match &session.shared {
             Some(_) if session.unreadable() => {
                 Outcome::Error((rocket::http::Status::ServiceUnavailable, Error::Unavailable))
             }
-            Some(runtime) => Outcome::Success(Session {
+            Some(shared) => Outcome::Success(Session {
                 request: session,
-                runtime,
+                shared,
                 rocket: request.rocket(),
             }),
             None => Outcome::Error((
@@ -260,7 +261,7 @@ impl Sentinel for Session<'_> {
 /// True, with an error message saying what to do, when a guard is used
 /// without the fairing.
 pub(crate) fn fairing_missing(rocket: &Rocket<Ignite>) -> bool {
-    let missing = rocket.state::<Arc<Runtime>>().is_none();
+    let missing = rocket.state::<Arc<Shared>>().is_none();
     if missing {
         rocket::error!("{}", Error::NotAttached);
     }

@@ -10,7 +10,10 @@ use rocket_session_security::Session;
 
 #[get("/page")]
 fn page(session: Session<'_>) -> (ContentType, String) {
-    (ContentType::HTML, session.page().to_html().expect("render"))
+    (
+        ContentType::HTML,
+        session.dialogs().to_html().expect("render"),
+    )
 }
 
 /// The test app plus the `/page` route.

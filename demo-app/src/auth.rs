@@ -44,7 +44,7 @@ fn login_page(
             error,
             flash: flash.map(|f| context! { kind: f.kind().to_owned(), message: f.message().to_owned() }),
             csrf_token: session.csrf_token(),
-            session_security: session.page(),
+            session_security: session.dialogs(),
         },
     )
 }

@@ -149,7 +149,7 @@ impl Page<'_> {
             section,
         };
         value["layout"] = json!(chrome);
-        value["session_security"] = json!(self.session.page());
+        value["session_security"] = json!(self.session.dialogs());
         Template::render(template, value)
     }
 }

@@ -18,7 +18,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 
 use super::cache::SessionCache;
-use crate::token;
+use crate::secret;
 
 /// The channel every instance listens on.
 const CHANNEL: &str = "session_security";
@@ -80,7 +80,7 @@ fn parse(payload: &str) -> Option<(&str, Vec<u64>)> {
 /// until `shutdown`.
 pub(crate) fn start(cache: Arc<SessionCache>, pool: PgPool, shutdown: rocket::Shutdown) {
     let peers = Arc::new(Peers {
-        instance: token::random_secret()[..12].to_owned(),
+        instance: secret::random_secret()[..12].to_owned(),
         queued: Mutex::default(),
     });
     cache.announce_to(peers.clone());

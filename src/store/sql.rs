@@ -44,7 +44,7 @@ const COLUMNS: &str = "token_hash, user_id, data, csrf_token, created_at, authen
 const TOUCH: &str = "UPDATE session_security_sessions SET last_activity = $1 \
                      WHERE token_hash = $2 AND last_activity < $1";
 
-/// [`SessionStore`] over a [`StorePool`].
+/// [`SessionStore`] over SQLite or PostgreSQL, picked by the URL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: StorePool,

@@ -135,7 +135,7 @@ fn home(user: Authenticated, session: Session<'_>) -> Template {
             user: user.user_id,
             draft: session.get::<String>("draft").unwrap_or_default(),
             csrf_token: session.csrf_token(),
-            session_security: session.page(),
+            session_security: session.dialogs(),
         },
     )
 }
@@ -195,7 +195,7 @@ fn no_broadcast_page(user: Authenticated, session: Session<'_>) -> Template {
             user: user.user_id,
             draft: "",
             csrf_token: session.csrf_token(),
-            session_security: session.page(),
+            session_security: session.dialogs(),
             no_broadcast: true,
         },
     )

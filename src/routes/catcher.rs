@@ -10,8 +10,8 @@ use rocket::serde::json::{json, Json, Value};
 use rocket::{catch, catchers, Catcher, Request};
 
 use crate::config::Config;
-use crate::redirect::local_path;
-use crate::runtime::Runtime;
+use crate::paths::local_path;
+use crate::shared::Shared;
 
 /// The crate's catchers; register them with `.register("/", catchers())`.
 ///
@@ -36,8 +36,8 @@ fn unauthorized(request: &Request<'_>) -> Result<Redirect, Custom<Json<Value>>> 
     let default = Config::default();
     let config = request
         .rocket()
-        .state::<Arc<Runtime>>()
-        .map_or(&default, |runtime| &runtime.config);
+        .state::<Arc<Shared>>()
+        .map_or(&default, |shared| &shared.config);
     if is_background(request) {
         return Err(Custom(
             Status::Unauthorized,

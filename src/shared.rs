@@ -1,4 +1,5 @@
-//! What the fairing, guards and routes share once Rocket has ignited.
+//! What the fairing, guards and routes share once Rocket has ignited: the
+//! managed state and the application's hooks.
 
 use std::sync::Arc;
 
@@ -38,7 +39,7 @@ pub trait UserTimeouts: Send + Sync + 'static {
 pub type LocaleHook = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
 
 /// Managed state: configuration, clock, sessions and hooks.
-pub(crate) struct Runtime {
+pub(crate) struct Shared {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     /// The read path: memory in front of the store.
@@ -49,7 +50,7 @@ pub(crate) struct Runtime {
     pub locale: Option<LocaleHook>,
 }
 
-impl Runtime {
+impl Shared {
     /// The idle limit for a user logging in now.
     pub async fn expire_after_for(&self, rocket: &Rocket<Orbit>, user_id: &str) -> i64 {
         let chosen = match &self.timeouts {
@@ -63,7 +64,7 @@ impl Runtime {
     }
 }
 
-impl Runtime {
+impl Shared {
     /// The shipped locale for this request: the hook's choice if it names
     /// one we ship, else the best `Accept-Language` match.
     pub fn locale_for(&self, request: &Request<'_>) -> String {

@@ -1,4 +1,5 @@
-//! Random secrets and the hashes the store keeps instead of them.
+//! Secrets: random tokens, the hashes the store keeps instead of them, the
+//! constant-time comparison, and the opaque tag a page knows its user by.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -42,6 +43,12 @@ pub(crate) fn well_formed(secret: &str) -> bool {
         && secret
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A stable, opaque tag of a user id, so a page can tell whether the user
+/// logging in again is the one it was rendered for without the backup.
+pub(crate) fn user_tag(user_id: &str) -> String {
+    hash(&format!("session_security user {user_id}"))
 }
 
 #[cfg(test)]

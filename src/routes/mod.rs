@@ -1,4 +1,14 @@
-//! The routes the fairing mounts under `/session_security`.
+//! Every handler the fairing mounts under `/session_security`, and the
+//! crate's catchers. The session protocol (ping, status, keepalive, logout)
+//! is here; the assets, the relogin result and the catchers have a file
+//! each.
+
+mod assets;
+mod catcher;
+mod relogin;
+
+pub use catcher::catchers;
+pub(crate) use catcher::is_background;
 
 use rocket::form::{self, FromFormField, ValueField};
 use rocket::http::Status;
@@ -10,29 +20,16 @@ use crate::activity::parse_idle_for;
 use crate::guard::{Authenticated, CsrfChecked};
 use crate::session::Session;
 
-/// Where the crate's routes are mounted.
-pub(crate) const BASE: &str = "/session_security";
-/// The ping (contract with the browser script).
-pub(crate) const PING_PATH: &str = "/session_security/ping";
-/// The one route of ours that counts as activity.
-pub(crate) const KEEPALIVE_PATH: &str = "/session_security/keepalive";
-/// Logout for the warning dialog's button.
-pub(crate) const LOGOUT_PATH: &str = "/session_security/logout";
-/// Where a login handler sends the browser after a relogin.
-pub(crate) const AFTER_RELOGIN_PATH: &str = "/session_security/after_relogin";
-/// Prefix of the content-hashed static assets.
-pub(crate) const ASSETS_PATH: &str = "/session_security/assets/";
-
 pub(crate) fn routes() -> Vec<Route> {
     routes![
         ping,
         status,
         keepalive,
         logout,
-        crate::assets::script,
-        crate::assets::style,
-        crate::assets::after_relogin,
-        crate::relogin::after_relogin
+        assets::script,
+        assets::style,
+        assets::after_relogin,
+        relogin::after_relogin
     ]
 }
 

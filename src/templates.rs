@@ -1,5 +1,6 @@
-//! What a page needs to carry the warning and relogin dialogs: the Tera
-//! templates, and the `session_security` context value they render.
+//! The crate's templates: registration into an application's Tera, the
+//! [`Dialogs`] context value they render, and JSON safe inside a script
+//! element.
 
 use rocket_dyn_templates::tera::{Context, Tera};
 use serde::Serialize;
@@ -7,13 +8,19 @@ use serde_json::{json, Value};
 
 use crate::assets;
 use crate::error::Error;
-use crate::guard::{CSRF_FIELD, CSRF_HEADER};
 use crate::i18n;
-use crate::session::Session;
+use crate::paths::{CSRF_FIELD, CSRF_HEADER};
+use crate::request::RequestSession;
+use crate::shared::Shared;
 
 const ALL: (&str, &str) = (
     "session_security/all.html",
     include_str!("../templates/session_security/all.html"),
+);
+
+const AFTER_RELOGIN: (&str, &str) = (
+    "session_security/after_relogin.html",
+    include_str!("../templates/session_security/after_relogin.html"),
 );
 
 /// Registers the crate's templates into an application's Tera, so a base
@@ -33,8 +40,9 @@ pub fn register_templates(tera: &mut Tera) -> Result<(), Error> {
         .map_err(|e| Error::Template(e.to_string()))
 }
 
-/// The `session_security` value for a page's template context. It renders
-/// nothing unless the request has a live authenticated session.
+/// The warning and relogin dialogs for one page: the `session_security`
+/// value of its template context. It renders nothing unless the request has
+/// a live authenticated session.
 ///
 /// ```
 /// # use rocket::get;
@@ -43,11 +51,11 @@ pub fn register_templates(tera: &mut Tera) -> Result<(), Error> {
 ///
 /// #[get("/")]
 /// fn home(session: Session<'_>) -> Template {
-///     Template::render("home", context! { session_security: session.page() })
+///     Template::render("home", context! { session_security: session.dialogs() })
 /// }
 /// ```
 #[derive(Debug, Clone, Serialize)]
-pub struct PageContext {
+pub struct Dialogs {
     /// Whether the dialogs and script are rendered at all.
     pub authenticated: bool,
     /// The content-hashed script URL.
@@ -58,24 +66,23 @@ pub struct PageContext {
     pub config_json: String,
     /// The chosen locale, e.g. `pt_BR`.
     pub lang: String,
-    /// The chosen locale's strings.
-    pub t: Value,
+    /// The chosen locale's strings, by key (`warning_title`, `stay`, …).
+    pub strings: Value,
 }
 
-impl PageContext {
-    pub(crate) fn of(session: &Session<'_>) -> PageContext {
-        let request = session.request();
-        let config = &session.runtime().config;
+impl Dialogs {
+    pub(crate) fn of(request: &RequestSession, shared: &Shared) -> Dialogs {
+        let config = &shared.config;
         let lang = request.locale.clone();
         let strings = i18n::strings(&lang).clone();
         let state = request.lock();
-        let (authenticated, config_json) = match (state.times(), state.record()) {
-            (Some(times), Some(record)) => {
-                let timing = crate::Timing::new(times, config, request.now);
+        let (authenticated, config_json) = match (state.expiry(), state.record()) {
+            (Some(expiry), Some(record)) => {
+                let timing = crate::activity::Timing::new(expiry, config, request.now);
                 let script_config = json!({
-                    "pingUrl": crate::routes::PING_PATH,
-                    "keepaliveUrl": crate::routes::KEEPALIVE_PATH,
-                    "logoutUrl": crate::routes::LOGOUT_PATH,
+                    "pingUrl": crate::paths::PING_PATH,
+                    "keepaliveUrl": crate::paths::KEEPALIVE_PATH,
+                    "logoutUrl": crate::paths::LOGOUT_PATH,
                     "afterLogoutUrl": config.logout_url,
                     "warnAfter": timing.warn_after,
                     "expireAfter": timing.expire_after,
@@ -83,7 +90,7 @@ impl PageContext {
                     "relogin": config.relogin,
                     "reloginUrl": config.relogin_url,
                     "csrfToken": record.csrf_token,
-                    "userTag": record.user_id.as_deref().map(crate::relogin::user_tag),
+                    "userTag": record.user_id.as_deref().map(crate::secret::user_tag),
                     "csrfField": CSRF_FIELD,
                     "csrfHeader": CSRF_HEADER,
                     "lang": lang.replace('_', "-"),
@@ -93,13 +100,13 @@ impl PageContext {
             }
             _ => (false, String::new()),
         };
-        PageContext {
+        Dialogs {
             authenticated,
             script_url: assets::script_url(),
             style_url: assets::style_url(),
             config_json,
             lang,
-            t: strings,
+            strings,
         }
     }
 
@@ -115,8 +122,27 @@ impl PageContext {
     }
 }
 
+/// The small page shown in the relogin frame after a login: `message`
+/// goes to the parent window, `same_user` picks the wording.
+pub(crate) fn after_relogin_page(
+    message: &Value,
+    same_user: bool,
+    locale: &str,
+) -> Result<String, Error> {
+    let mut tera = Tera::default();
+    tera.add_raw_templates([AFTER_RELOGIN])
+        .map_err(|e| Error::Template(e.to_string()))?;
+    let mut context = Context::new();
+    context.insert("message_json", &script_safe_json(message));
+    context.insert("script_url", &assets::after_relogin_url());
+    context.insert("same_user", &same_user);
+    context.insert("strings", i18n::strings(locale));
+    tera.render(AFTER_RELOGIN.0, &context)
+        .map_err(|e| Error::Template(e.to_string()))
+}
+
 /// JSON that cannot end a `<script>` element or open a comment in it.
-pub(crate) fn script_safe_json(value: &Value) -> String {
+fn script_safe_json(value: &Value) -> String {
     value
         .to_string()
         .replace('<', "\\u003c")
