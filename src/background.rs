@@ -12,7 +12,7 @@ use crate::store::StorePool;
 
 /// Starts the background tasks; they end with `shutdown`.
 pub(crate) fn start(shared: Arc<Shared>, shutdown: rocket::Shutdown) {
-    if let StorePool::Postgres(pool) = &shared.pool {
+    if let Some(StorePool::Postgres(pool)) = &shared.pool {
         crate::store::listen_to_peers(shared.sessions.clone(), pool.clone(), shutdown.clone());
     }
     tokio::spawn(flush_and_purge(shared, shutdown));
@@ -23,7 +23,9 @@ pub(crate) async fn stop(shared: &Shared) {
     if let Err(e) = shared.sessions.flush().await {
         rocket::error!("session security: last activity could not be saved at shutdown: {e}");
     }
-    shared.pool.close().await;
+    if let Some(pool) = &shared.pool {
+        pool.close().await;
+    }
 }
 
 /// Every `activity_write_grace` seconds, writes the activity seen since in

@@ -23,7 +23,7 @@ use crate::store::{SessionCache, SessionStore, SqlStore, StorePool, StoreStats};
 /// Seconds WCAG 2.2.1 gives a user to extend a time limit.
 const WCAG_LEAD: u64 = 20;
 
-/// The session-security fairing. Attach it once:
+/// The session-security fairing. Attach it once, as it is:
 ///
 /// ```no_run
 /// # use rocket::launch;
@@ -35,6 +35,24 @@ const WCAG_LEAD: u64 = 20;
 /// }
 /// ```
 ///
+/// or configured, starting from [`SessionSecurity::new`]:
+///
+/// ```no_run
+/// # use rocket::launch;
+/// # use rocket_session_security::UserTimeouts;
+/// # struct Managers;
+/// # #[rocket::async_trait]
+/// # impl UserTimeouts for Managers {
+/// #     async fn expire_after(&self, _: &rocket::Rocket<rocket::Orbit>, _: &str) -> Option<u64> { None }
+/// # }
+/// use rocket_session_security::SessionSecurity;
+///
+/// #[launch]
+/// fn rocket() -> _ {
+///     rocket::build().attach(SessionSecurity::new().with_user_timeouts(Managers))
+/// }
+/// ```
+///
 /// It reads the `session_security` configuration, connects the
 /// `session_security` database, mounts its routes under `/session_security`,
 /// flushes coalesced activity and purges expired rows in the background,
@@ -43,16 +61,42 @@ pub struct SessionSecurity {
     clock: Arc<dyn Clock>,
     timeouts: Option<Arc<dyn UserTimeouts>>,
     locale: Option<LocaleHook>,
+    store: Option<Arc<dyn SessionStore>>,
+}
+
+impl Default for SessionSecurity {
+    fn default() -> Self {
+        SessionSecurity::new()
+    }
 }
 
 impl SessionSecurity {
-    /// The fairing with the real clock and the configured timeouts.
-    pub fn fairing() -> Self {
+    /// The fairing as configured in `Rocket.toml`, with the real clock and
+    /// the `session_security` database.
+    pub fn fairing() -> impl Fairing {
+        SessionSecurity::new()
+    }
+
+    /// The fairing to configure with the `with_…` methods below; it is a
+    /// fairing itself.
+    pub fn new() -> Self {
         SessionSecurity {
             clock: Arc::new(SystemClock),
             timeouts: None,
             locale: None,
+            store: None,
         }
+    }
+
+    /// Keeps sessions in `store` instead of the `session_security`
+    /// database. Its tables are created at launch through
+    /// [`SessionStore::migrate`]. The in-memory cache and the activity
+    /// flush work as usual; the instances' caches are kept coherent only
+    /// for the built-in PostgreSQL store, so a custom store shared by
+    /// several instances wants `cache_capacity = 0`.
+    pub fn with_store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
     }
 
     /// Uses `clock` instead of the wall clock, so tests can move time.
@@ -118,26 +162,33 @@ impl Fairing for SessionSecurity {
                 config.warning_lead()
             );
         }
-        let workers: usize = rocket
-            .figment()
-            .extract_inner(rocket::Config::WORKERS)
-            .unwrap_or_else(|_| rocket::Config::default().workers);
-        let pool = match StorePool::from_figment(rocket.figment(), workers).await {
-            Ok(pool) => pool,
-            Err(e) => {
-                rocket::error!(
-                    "session store `databases.session_security` could not be opened: {e}"
-                );
-                return Err(rocket);
+        let (store, pool) = match &self.store {
+            Some(store) => (store.clone(), None),
+            None => {
+                let workers: usize = rocket
+                    .figment()
+                    .extract_inner(rocket::Config::WORKERS)
+                    .unwrap_or_else(|_| rocket::Config::default().workers);
+                match StorePool::from_figment(rocket.figment(), workers).await {
+                    Ok(pool) => {
+                        let store: Arc<dyn SessionStore> = Arc::new(SqlStore::new(pool.clone()));
+                        (store, Some(pool))
+                    }
+                    Err(e) => {
+                        rocket::error!(
+                            "session store `databases.session_security` could not be opened: {e}"
+                        );
+                        return Err(rocket);
+                    }
+                }
             }
         };
-        let store = SqlStore::new(pool.clone());
         if let Err(e) = store.migrate().await {
             rocket::error!("session store schema could not be created: {e}");
             return Err(rocket);
         }
         let sessions = SessionCache::new(
-            Arc::new(store),
+            store,
             config.cache_capacity,
             config.activity_write_grace,
             config.store_timeout,
@@ -156,6 +207,7 @@ impl Fairing for SessionSecurity {
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
+        warn_without_401_catcher(rocket);
         if let Some(shared) = rocket.state::<Arc<Shared>>() {
             background::start(shared.clone(), rocket.shutdown());
         }
@@ -304,6 +356,22 @@ async fn persist(
         }
     }
     Ok(())
+}
+
+/// Rocket refuses two catchers for one code and base, so the crate cannot
+/// register its own 401 catcher without clashing with an application's:
+/// it asks for one instead when nothing at `/` answers a 401.
+fn warn_without_401_catcher(rocket: &Rocket<Orbit>) {
+    let covered = rocket
+        .catchers()
+        .any(|c| c.base.path() == "/" && matches!(c.code, Some(401) | None));
+    if !covered {
+        rocket::warn!(
+            "session_security: no 401 catcher at `/`: requests without a session get Rocket's \
+             default 401 page instead of a login redirect (browsers) or the JSON \
+             `session_expired` answer (scripts); add `.register(\"/\", catchers())`"
+        );
+    }
 }
 
 /// The login pages: `login_url`, `relogin_url` and anything below them

@@ -234,6 +234,31 @@
 //! - Responses to authenticated requests carry `Cache-Control: no-store`.
 //! - A store failure never logs anyone out and never grants anything: the
 //!   request is answered `503` and changes nothing (see above).
+//!
+//! ## Layout, for contributors
+//!
+//! One concern per file; a module imports only modules listed above it
+//! (`scripts/check-imports` fails the build on a circle). Users import
+//! everything from the crate root.
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `paths` | route paths, CSRF field and header names, `local_path` |
+//! | `secret` | random tokens, their hashes, the user tag, constant-time compare |
+//! | `clock`, `error`, `i18n` | time source; error types; locales and strings |
+//! | `config` | the `session_security` table, validated at launch |
+//! | `activity` | expiry arithmetic ([`Timing`] is its public view) |
+//! | `assets`, `cookie` | the embedded script and style; the cookies as headers |
+//! | `store/` | records, [`SessionStore`], [`SqlStore`], its pool, the cache, PostgreSQL notifications |
+//! | `shared` | managed state and the application's hooks |
+//! | `request` | the per-request session state, changed through [`Session`] |
+//! | `templates` | Tera registration, [`Dialogs`], the relogin result page |
+//! | `session` | the [`Session`] handle |
+//! | `guard` | [`Authenticated`], [`CsrfChecked`], [`CsrfForm`] |
+//! | `relogin` | the backup at expiry and the restore after a relogin |
+//! | `routes/` | every handler the fairing mounts, and the catchers |
+//! | `unavailable`, `background` | the 503 answer; flush, purge and peers |
+//! | `fairing` | wiring at launch, and the rules applied to each request |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -44,8 +44,9 @@ pub(crate) struct Shared {
     pub clock: Arc<dyn Clock>,
     /// The read path: memory in front of the store.
     pub sessions: Arc<SessionCache>,
-    /// The store's pool, closed at shutdown after the last flush.
-    pub pool: StorePool,
+    /// The built-in store's pool, closed at shutdown after the last flush;
+    /// `None` with an application's own store.
+    pub pool: Option<StorePool>,
     pub timeouts: Option<Arc<dyn UserTimeouts>>,
     pub locale: Option<LocaleHook>,
 }

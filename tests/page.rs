@@ -23,8 +23,7 @@ async fn page_app(
     ) -> rocket_session_security::SessionSecurity,
 ) -> TestApp {
     let clock = rocket_session_security::ManualClock::new(common::T0);
-    let fairing =
-        setup(rocket_session_security::SessionSecurity::fairing().with_clock(clock.clone()));
+    let fairing = setup(rocket_session_security::SessionSecurity::new().with_clock(clock.clone()));
     let rocket = common::app_with(common::figment(), fairing).mount("/", routes![page]);
     let client = rocket::local::asynchronous::Client::tracked(rocket)
         .await

@@ -185,3 +185,24 @@ async fn a_ping_that_would_warn_asks_the_store_first() {
         "idle since the activity another instance saw, not 7"
     );
 }
+
+#[rocket::async_test]
+async fn an_applications_own_store_replaces_the_database() {
+    let own_url = common::temp_sqlite_url();
+    let store = SqlStore::connect(&own_url).await.expect("own store");
+    // The configured database could not even be opened: it must not be used.
+    let figment = figment().merge((
+        "databases.session_security.url",
+        "sqlite:///proc/no-such-dir/s.sqlite",
+    ));
+    let app = TestApp::with_fairing(figment, |fairing| fairing.with_store(store)).await;
+    app.login("alice").await;
+    assert_eq!(app.whoami().await.as_deref(), Some("alice"));
+    let reader = SqlStore::connect(&own_url).await.expect("reader");
+    let row = reader
+        .load(&app.token_hash())
+        .await
+        .unwrap()
+        .expect("in the own store");
+    assert_eq!(row.user_id.as_deref(), Some("alice"));
+}

@@ -58,7 +58,7 @@ pub fn figment() -> Figment {
 
 /// The demo with the wall clock and the usual configuration.
 pub fn rocket() -> Rocket<Build> {
-    rocket_with(SessionSecurity::fairing(), figment())
+    rocket_with(SessionSecurity::new(), figment())
 }
 
 /// The demo with a given session-security fairing (tests pass one with a

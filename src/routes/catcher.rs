@@ -15,6 +15,10 @@ use crate::shared::Shared;
 
 /// The crate's catchers; register them with `.register("/", catchers())`.
 ///
+/// The fairing cannot register them itself: Rocket refuses two catchers
+/// for one status at one base, and an application may have its own. If
+/// nothing at `/` answers a 401, launch logs a warning saying so.
+///
 /// A `401` (what [`Authenticated`](crate::Authenticated) forwards with)
 /// becomes `{"error":"session_expired","relogin_url":…}` for background
 /// requests (JSON `Accept` or an `X-Requested-With` header), and a redirect

@@ -251,8 +251,8 @@ pub async fn serve(settings: Settings) -> Served {
     let ping_counter = counters.clone();
     let rocket = rocket::custom(figment)
         .attach(match settings.locale {
-            Some(locale) => SessionSecurity::fairing().with_locale(move |_| Some(locale.into())),
-            None => SessionSecurity::fairing(),
+            Some(locale) => SessionSecurity::new().with_locale(move |_| Some(locale.into())),
+            None => SessionSecurity::new(),
         })
         .attach(Template::custom(|engines| {
             register_templates(&mut engines.tera).expect("crate templates");

@@ -64,7 +64,7 @@ impl TestApp {
     }
 
     async fn client(clock: &ManualClock, figment: Figment) -> Client {
-        let security = SessionSecurity::fairing().with_clock(clock.clone());
+        let security = SessionSecurity::new().with_clock(clock.clone());
         Client::tracked(demo_app::rocket_with(security, figment))
             .await
             .expect("the demo ignites")
