@@ -309,9 +309,15 @@ async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<St
     let Some(mut record) = sessions.load(&hash).await? else {
         return Ok(State::unknown_cookie());
     };
-    if record.last_activity + record.expire_after <= now {
+    let idle_out = record.last_activity + record.expire_after <= now;
+    let aged_out = record.authenticated_at.is_some_and(|at| {
+        let absolute = shared.config.absolute_after as i64;
+        absolute > 0 && at + absolute <= now
+    });
+    if idle_out || aged_out {
         // Memory may say "alive", only the store may say "dead": another
-        // instance may have seen activity since this copy was read.
+        // instance may have seen activity, or ended the session, since
+        // this copy was read.
         match sessions.reload(&hash).await? {
             Some(fresh) => record = fresh,
             None => return Ok(State::unknown_cookie()),
