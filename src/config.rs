@@ -65,8 +65,9 @@ pub struct Config {
     ///
     /// _Default:_ `true`
     pub cookie_secure: bool,
-    /// Live sessions each application instance keeps in memory, so that a
-    /// request that changes nothing costs no store round trip. The least
+    /// Live sessions each application instance keeps in memory, about (the
+    /// cache's shards fill unevenly), so that a request that changes
+    /// nothing costs no store round trip. The least
     /// recently useful are dropped first; a dropped session is read from
     /// the store again on its next request. `0` turns the cache off.
     ///

@@ -115,6 +115,13 @@ pub(crate) struct SessionCache {
     pub counters: Arc<StoreCounters>,
 }
 
+/// quick_cache takes its capacity as an estimate spread over shards, and
+/// was seen holding 99.5% of 100,000: 2% more, so that about
+/// `cache_capacity` sessions really fit.
+fn with_headroom(capacity: u64) -> usize {
+    (capacity + capacity / 50) as usize
+}
+
 /// The cache key of a token hash: its first 16 hex digits.
 pub(crate) fn key(token_hash: &str) -> u64 {
     token_hash
@@ -127,7 +134,7 @@ impl SessionCache {
     pub fn new(store: Arc<dyn SessionStore>, capacity: u64, grace: u64, timeout: u64) -> Self {
         SessionCache {
             store,
-            entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity as usize)),
+            entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(with_headroom(capacity))),
             pending: Mutex::default(),
             grace,
             timeout: Duration::from_secs(timeout),
