@@ -21,7 +21,7 @@ async fn post_note(app: &TestApp, body: String) -> (Status, Option<String>) {
 async fn form_with_the_session_token_goes_through() {
     let app = TestApp::new().await;
     app.login("alice").await;
-    let token = app.get("/csrf").await.into_string().await.unwrap();
+    let token = app.csrf().await;
     let (status, body) = post_note(&app, format!("text=hello+world%21&csrf_token={token}")).await;
     assert_eq!(
         (status, body.as_deref()),
@@ -33,7 +33,7 @@ async fn form_with_the_session_token_goes_through() {
 async fn missing_or_wrong_token_is_refused_before_the_handler() {
     let app = TestApp::new().await;
     app.login("alice").await;
-    let token = app.get("/csrf").await.into_string().await.unwrap();
+    let token = app.csrf().await;
     for body in [
         "text=x".to_owned(),
         "text=x&csrf_token=".to_owned(),
@@ -51,9 +51,9 @@ async fn missing_or_wrong_token_is_refused_before_the_handler() {
 #[rocket::async_test]
 async fn token_rotates_at_login() {
     let app = TestApp::new().await;
-    let before = app.get("/csrf").await.into_string().await.unwrap();
+    let before = app.csrf().await;
     app.login("alice").await;
-    let after = app.get("/csrf").await.into_string().await.unwrap();
+    let after = app.csrf().await;
     assert_ne!(before, after);
     let (status, _) = post_note(&app, format!("text=x&csrf_token={before}")).await;
     assert_eq!(status, Status::Forbidden, "pre-login token no longer valid");
@@ -63,7 +63,7 @@ async fn token_rotates_at_login() {
 async fn header_token_for_scripts() {
     let app = TestApp::new().await;
     app.login("alice").await;
-    let token = app.get("/csrf").await.into_string().await.unwrap();
+    let token = app.csrf().await;
     let ok = app
         .client
         .post("/api/note")
@@ -86,7 +86,7 @@ async fn header_token_for_scripts() {
 async fn keepalive_counts_as_activity_and_needs_the_token() {
     let app = TestApp::new().await;
     app.login("alice").await;
-    let token = app.get("/csrf").await.into_string().await.unwrap();
+    let token = app.csrf().await;
     app.advance(4);
     let refused = app
         .client
@@ -111,7 +111,7 @@ async fn keepalive_counts_as_activity_and_needs_the_token() {
 async fn logout_route_needs_the_token() {
     let app = TestApp::new().await;
     app.login("alice").await;
-    let token = app.get("/csrf").await.into_string().await.unwrap();
+    let token = app.csrf().await;
     let refused = app.client.post("/session_security/logout").dispatch().await;
     assert_eq!(refused.status(), Status::Forbidden);
     assert_eq!(app.whoami().await.as_deref(), Some("alice"));

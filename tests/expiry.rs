@@ -287,12 +287,9 @@ async fn logging_in_over_another_users_session_drops_their_data() {
 #[rocket::async_test]
 async fn an_open_login_form_keeps_its_anonymous_session_alive() {
     let app = TestApp::with(figment().merge(("session_security.relogin", false))).await;
-    let token = app.get("/csrf").await.into_string().await.unwrap();
+    let token = app.csrf().await;
     for _ in 0..4 {
         app.advance(8);
-        assert_eq!(
-            app.get("/csrf").await.into_string().await.as_deref(),
-            Some(token.as_str())
-        );
+        assert_eq!(app.csrf().await, token);
     }
 }

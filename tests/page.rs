@@ -79,7 +79,7 @@ async fn the_include_carries_dialogs_script_and_configuration() {
     assert_eq!(config["expireAfter"], 10);
     assert_eq!(config["pingUrl"], "/session_security/ping");
     assert_eq!(config["reloginUrl"], "/login/1");
-    let token = app.get("/csrf").await.into_string().await.unwrap();
+    let token = app.csrf().await;
     assert_eq!(config["csrfToken"], token.as_str());
 }
 

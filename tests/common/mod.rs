@@ -286,6 +286,13 @@ impl TestApp {
         self.client.cookies().get(SESSION_COOKIE).cloned()
     }
 
+    /// The session's CSRF token (starting an anonymous session if needed).
+    pub async fn csrf(&self) -> String {
+        let response = self.get("/csrf").await;
+        assert_eq!(response.status(), Status::Ok);
+        response.into_string().await.expect("a token")
+    }
+
     /// What the read path did so far.
     pub fn stats(&self) -> StoreStats {
         SessionSecurity::stats(self.client.rocket()).expect("fairing attached")
