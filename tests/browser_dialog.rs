@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use browser::{app, since, Browser, Settings};
+use browser::{app, since, Browser, LogsIn, Settings};
 
 async fn warned(browser: &Browser, served: &app::Served, path: &str) {
     browser.login(served, "alice").await;

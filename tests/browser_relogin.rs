@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use browser::{app, Browser, Settings};
+use browser::{app, Browser, LogsIn, Settings};
 
 const LONG_NOTE: &str = "First paragraph of a long note.\n\nSecond paragraph, still typing.";
 

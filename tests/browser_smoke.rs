@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use browser::{app, Browser, Settings};
+use browser::{app, Browser, LogsIn, Settings};
 
 #[rocket::async_test]
 async fn page_loads_the_script_under_a_strict_csp() {

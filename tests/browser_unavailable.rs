@@ -12,7 +12,7 @@ mod pg_server;
 
 use std::time::{Duration, Instant};
 
-use browser::{app, since, Browser, Settings};
+use browser::{app, since, Browser, LogsIn, Settings};
 use pg_server::PgServer;
 use serde_json::Value;
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use browser::{app, since, Browser, Settings};
+use browser::{app, since, Browser, LogsIn, Settings};
 
 const WARN: f64 = 4.0;
 const EXPIRE: f64 = 8.0;
@@ -18,7 +18,7 @@ async fn open_windows(
     browser: &Browser,
     served: &app::Served,
     windows: usize,
-) -> (Vec<fantoccini::wd::WindowHandle>, Instant) {
+) -> (Vec<test_support::fantoccini::wd::WindowHandle>, Instant) {
     browser.login(served, "alice").await;
     let first = browser.client.window().await.expect("window");
     let mut handles = vec![first];

@@ -1,15 +1,12 @@
 //! The newcomer's path in a real browser: alice half-types a contact's
 //! note, walks away, logs in again in the dialog, and nothing is lost.
 
-#[path = "../../tests/browser/driver.rs"]
-mod driver;
-
 use std::sync::Mutex;
 use std::time::Duration;
 
-use driver::Browser;
 use rocket::fairing::AdHoc;
 use rocket_session_security::SessionSecurity;
+use test_support::browser::Browser;
 
 const NOTE: &str = "Met at the trade fair.\n\nWants a quote for 40 seats before March.";
 
@@ -53,7 +50,7 @@ async fn serve() -> (String, rocket::Shutdown) {
 
 #[rocket::async_test]
 async fn relogin_in_place_keeps_a_half_typed_note() {
-    if !driver::available() {
+    if !test_support::browser::available() {
         return;
     }
     let (base, shutdown) = serve().await;

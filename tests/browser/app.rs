@@ -310,15 +310,23 @@ pub async fn serve(settings: Settings) -> Served {
     }
 }
 
-impl crate::browser::Browser {
+/// Logging in to this test application, whose password for `user` is
+/// `<user>-pass`.
+#[allow(async_fn_in_trait)] // used by these tests only, never across threads
+pub trait LogsIn {
     /// Logs in through this application's login form.
-    pub async fn login(&self, served: &Served, user: &str) {
+    async fn login(&self, served: &Served, user: &str);
+    /// Logs in again inside the relogin dialog.
+    async fn relogin(&self, user: &str);
+}
+
+impl LogsIn for test_support::browser::Browser {
+    async fn login(&self, served: &Served, user: &str) {
         self.login_with(&served.url("/login"), user, &format!("{user}-pass"))
             .await;
     }
 
-    /// Logs in again inside the relogin dialog.
-    pub async fn relogin(&self, user: &str) {
+    async fn relogin(&self, user: &str) {
         self.relogin_in_dialog(user, &format!("{user}-pass")).await;
     }
 }

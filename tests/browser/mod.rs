@@ -5,7 +5,6 @@
 #![allow(dead_code, unused_imports)] // each test binary uses a different part
 
 pub mod app;
-mod driver;
 
-pub use app::{Served, Settings};
-pub use driver::*;
+pub use app::{LogsIn, Served, Settings};
+pub use test_support::browser::*;

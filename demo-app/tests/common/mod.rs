@@ -1,16 +1,15 @@
 //! Shared test setup: a demo app on its own temporary databases with a
 //! clock the test moves, and helpers to log in and post forms.
 
-#![allow(dead_code)] // each test binary uses a different part of this
-
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of this
 
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket_session_security::{ManualClock, SessionSecurity};
+pub use test_support::html::{csrf_token, element_text, form_body};
+use test_support::TempDir;
 
 /// A fixed start time: tests never depend on the wall clock.
 pub const START: i64 = 1_700_000_000;
@@ -19,30 +18,15 @@ pub const START: i64 = 1_700_000_000;
 pub struct TestApp {
     pub client: Client,
     pub clock: ManualClock,
-    dir: PathBuf,
+    dir: TempDir,
     pub figment: Figment,
-}
-
-/// A directory no other test (or earlier run) uses.
-fn unique_dir(name: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let n = NEXT.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!(
-        "demo-app-{name}-{}-{n}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    dir
 }
 
 impl TestApp {
     /// The demo with the usual timings (warn after 540 s, expire after 600 s).
     pub async fn start(name: &str) -> TestApp {
-        let dir = unique_dir(name);
-        let url = |file: &str| format!("sqlite://{}", dir.join(file).display());
+        let dir = TempDir::new(&format!("demo-app-{name}"));
+        let url = |file: &str| dir.sqlite_url(file);
         // Global profile: wins over Rocket.toml and ROCKET_* variables alike.
         let figment = demo_app::figment()
             .merge(Serialized::global("databases.crm.url", url("crm.sqlite")))
@@ -98,12 +82,6 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// GETs `path`: status and body.
 pub async fn get(client: &Client, path: &str) -> (Status, String) {
     let response = client.get(path).dispatch().await;
@@ -147,14 +125,6 @@ pub fn accept_json() -> Header<'static> {
     Header::new("Accept", "application/json")
 }
 
-/// The value of the first `name="csrf_token"` hidden field.
-pub fn csrf_token(html: &str) -> Option<String> {
-    let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker)? + marker.len();
-    let end = html[start..].find('"')? + start;
-    Some(html[start..end].to_owned())
-}
-
 /// The `Location` header of a redirect.
 pub fn location(response: &LocalResponse<'_>) -> String {
     response
@@ -162,35 +132,4 @@ pub fn location(response: &LocalResponse<'_>) -> String {
         .get_one("Location")
         .unwrap_or_default()
         .to_owned()
-}
-
-/// `application/x-www-form-urlencoded` body.
-pub fn form_body(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for byte in s.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
-}
-
-/// The text of the element with `id="<id>"`, up to its closing tag.
-pub fn element_text<'a>(html: &'a str, id: &str) -> Option<&'a str> {
-    let marker = format!("id=\"{id}\"");
-    let start = html.find(&marker)?;
-    let open_end = html[start..].find('>')? + start + 1;
-    let close = html[open_end..].find("</")? + open_end;
-    Some(&html[open_end..close])
 }

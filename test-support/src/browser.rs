@@ -1,5 +1,3 @@
-#![allow(dead_code)] // each test binary uses a different part of the driver
-
 //! Drives Debian's headless Chromium through ChromeDriver: shared by the
 //! library's browser tests and the demo's.
 

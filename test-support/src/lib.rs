@@ -1,0 +1,11 @@
+//! Test helpers shared by the library's tests and the demo's, so neither
+//! includes the other's files: the headless-Chromium driver, HTML
+//! scraping, and temporary directories that clean up after themselves.
+
+pub mod browser;
+pub mod html;
+mod temp;
+
+/// The WebDriver client crate, for tests that name its types.
+pub use fantoccini;
+pub use temp::TempDir;
