@@ -8,4 +8,4 @@ mod temp;
 
 /// The WebDriver client crate, for tests that name its types.
 pub use fantoccini;
-pub use temp::TempDir;
+pub use temp::{process_dir, TempDir};

@@ -1,7 +1,6 @@
 //! A small application around the fairing, driven with a manual clock.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use rocket::figment::Figment;
@@ -19,16 +18,13 @@ use sha2::{Digest, Sha256};
 /// Where the manual clock starts.
 pub const T0: i64 = 1_700_000_000;
 
-/// A fresh SQLite file URL in a directory of its own.
+/// A fresh SQLite file URL, in this process's test directory (removed by
+/// the next run once this process is gone).
 pub fn temp_sqlite_url() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let dir: PathBuf = std::env::temp_dir().join(format!(
-        "session_security_test_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    format!("sqlite://{}", dir.join("sessions.sqlite").display())
+    let dir = test_support::process_dir("session_security_test");
+    let file = format!("sessions-{}.sqlite", N.fetch_add(1, Ordering::SeqCst));
+    format!("sqlite://{}", dir.join(file).display())
 }
 
 /// The admin URL of the test server, if one is configured.
