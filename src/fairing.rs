@@ -297,14 +297,11 @@ impl Fairing for SessionSecurity {
 /// is merged by the ping route, after this; ordinary activity is recorded
 /// after routing, in `persist`, where the route (and so its name) is known.
 async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<State, Error> {
-    let token = request
-        .cookies()
-        .get(SESSION_COOKIE)
-        .map(|c| c.value().to_owned());
-    let Some(token) = token.filter(|t| secret::well_formed(t)) else {
+    let cookie = request.cookies().get(SESSION_COOKIE);
+    let Some(token) = cookie.map(|c| c.value()).filter(|t| secret::well_formed(t)) else {
         return Ok(State::default());
     };
-    let hash = secret::hash(&token);
+    let hash = secret::hash(token);
     let sessions = &shared.sessions;
     let Some(mut record) = sessions.load(&hash).await? else {
         return Ok(State::unknown_cookie());
