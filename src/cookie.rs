@@ -7,10 +7,30 @@ use rocket::time::Duration;
 
 use crate::config::Config;
 
+/// What the response does to one of the crate's cookies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum CookieChange {
+    /// Leave the browser's cookie as it is.
+    #[default]
+    Keep,
+    /// Send this new value.
+    Set(String),
+    /// Tell the browser to drop it.
+    Clear,
+}
+
 /// Holds the session token.
 pub const SESSION_COOKIE: &str = "session_security";
 /// Names the relogin backup of a session that expired in this browser.
 pub const BACKUP_COOKIE: &str = "session_security_backup";
+/// Tells the browser's tabs who is signed in, without a request: the user
+/// tag of the live session, [`SIGNED_OUT`] after an explicit sign-out, and
+/// absent once a session ended otherwise. Readable by the script (it holds
+/// nothing the page does not show already); the script polls it, so a
+/// sign-out in one tab reaches every other tab within a second.
+pub const USER_COOKIE: &str = "session_security_user";
+/// The [`USER_COOKIE`] value after an explicit sign-out.
+pub const SIGNED_OUT: &str = "signed-out";
 
 fn build(
     name: &'static str,
@@ -38,6 +58,36 @@ pub(crate) fn backup(id: String, config: &Config) -> Header<'static> {
     header(cookie)
 }
 
+/// The user cookie: script-readable, for the tabs of this browser.
+pub(crate) fn user(value: String, config: &Config) -> Header<'static> {
+    let mut cookie = build(USER_COOKIE, value, SameSite::Lax, config);
+    cookie.set_http_only(false);
+    header(cookie)
+}
+
+/// What a response does to the user cookie, given what the request brought
+/// (`sent`), the live session's user tag, and whether the user signed out.
+/// An anonymous request keeps [`SIGNED_OUT`], so the marker outlives the
+/// login page the signing-out tab goes to.
+pub(crate) fn user_change(
+    sent: Option<&str>,
+    tag: Option<String>,
+    signed_out: bool,
+) -> CookieChange {
+    let wanted = match (tag, signed_out) {
+        (Some(tag), _) => Some(tag),
+        (None, true) => Some(SIGNED_OUT.to_owned()),
+        (None, false) if sent == Some(SIGNED_OUT) => return CookieChange::Keep,
+        (None, false) => None,
+    };
+    match (sent, wanted) {
+        (sent, Some(value)) if sent == Some(value.as_str()) => CookieChange::Keep,
+        (_, Some(value)) => CookieChange::Set(value),
+        (Some(_), None) => CookieChange::Clear,
+        (None, None) => CookieChange::Keep,
+    }
+}
+
 /// A cookie that tells the browser to drop `name` at once.
 pub(crate) fn removal(name: &'static str, config: &Config) -> Header<'static> {
     let same_site = if name == BACKUP_COOKIE {
@@ -46,10 +96,42 @@ pub(crate) fn removal(name: &'static str, config: &Config) -> Header<'static> {
         SameSite::Lax
     };
     let mut cookie = build(name, String::new(), same_site, config);
+    cookie.set_http_only(name != USER_COOKIE);
     cookie.make_removal();
     header(cookie)
 }
 
 fn header(cookie: Cookie<'static>) -> Header<'static> {
     Header::new("Set-Cookie", cookie.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_cookie_follows_the_session() {
+        let tag = || Some("t1".to_owned());
+        assert_eq!(
+            user_change(None, tag(), false),
+            CookieChange::Set("t1".into())
+        );
+        assert_eq!(user_change(Some("t1"), tag(), false), CookieChange::Keep);
+        assert_eq!(
+            user_change(Some("t0"), tag(), false),
+            CookieChange::Set("t1".into())
+        );
+        assert_eq!(
+            user_change(Some("t1"), None, true),
+            CookieChange::Set(SIGNED_OUT.into())
+        );
+        // The login page after a sign-out keeps the marker for the other tabs.
+        assert_eq!(
+            user_change(Some(SIGNED_OUT), None, false),
+            CookieChange::Keep
+        );
+        // A session that ended otherwise (expiry) leaves no tag behind.
+        assert_eq!(user_change(Some("t1"), None, false), CookieChange::Clear);
+        assert_eq!(user_change(None, None, false), CookieChange::Keep);
+    }
 }

@@ -10,11 +10,11 @@ use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 use crate::background;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::cookie::{self, BACKUP_COOKIE, SESSION_COOKIE};
+use crate::cookie::{self, CookieChange, BACKUP_COOKIE, SESSION_COOKIE, USER_COOKIE};
 use crate::error::Error;
 use crate::paths::{self, BASE};
 use crate::relogin;
-use crate::request::{CookieChange, RequestSession, State};
+use crate::request::{RequestSession, State};
 use crate::routes;
 use crate::secret;
 use crate::shared::{LocaleHook, Shared, UserTimeouts};
@@ -187,6 +187,13 @@ impl Fairing for SessionSecurity {
             rocket::error!("session store schema could not be created: {e}");
             return Err(rocket);
         }
+        let tag_key = match store.tag_key(&crate::secret::random_secret()).await {
+            Ok(key) => key,
+            Err(e) => {
+                rocket::error!("session store: the user tag key could not be read: {e}");
+                return Err(rocket);
+            }
+        };
         let sessions = SessionCache::new(
             store,
             config.cache_capacity,
@@ -198,6 +205,7 @@ impl Fairing for SessionSecurity {
             clock: self.clock.clone(),
             sessions: Arc::new(sessions),
             pool,
+            tag_key,
             timeouts: self.timeouts.clone(),
             locale: self.locale.clone(),
         };
@@ -277,6 +285,13 @@ impl Fairing for SessionSecurity {
         match state.backup_cookie() {
             CookieChange::Set(id) => response.adjoin_header(cookie::backup(id.clone(), config)),
             CookieChange::Clear => response.adjoin_header(cookie::removal(BACKUP_COOKIE, config)),
+            CookieChange::Keep => {}
+        }
+        let tag = state.user_id().map(|id| shared.user_tag(id));
+        let sent = request.cookies().get(USER_COOKIE).map(|c| c.value());
+        match cookie::user_change(sent, tag, state.signed_out()) {
+            CookieChange::Set(value) => response.adjoin_header(cookie::user(value, config)),
+            CookieChange::Clear => response.adjoin_header(cookie::removal(USER_COOKIE, config)),
             CookieChange::Keep => {}
         }
         if is_login_page(config, request.uri().path().as_str()) {
@@ -395,7 +410,8 @@ fn is_login_page(config: &Config, path: &str) -> bool {
 /// names, and the crate's own routes except `keepalive`.
 fn is_passive(config: &Config, request: &Request<'_>) -> bool {
     let path = request.uri().path();
-    let own = path.starts_with(BASE) && path != paths::KEEPALIVE_PATH;
+    // The keepalive records its own activity, once it knows the page's user.
+    let own = path.starts_with(BASE);
     let route_name = request.route().and_then(|r| r.name.as_deref());
     own || config.passive_paths.iter().any(|p| p == path.as_str())
         || route_name.is_some_and(|name| config.passive_routes.iter().any(|n| n == name))

@@ -234,6 +234,16 @@
 //! - Responses to authenticated requests carry `Cache-Control: no-store`.
 //! - A store failure never logs anyone out and never grants anything: the
 //!   request is answered `503` and changes nothing (see above).
+//! - Each page knows its user by a tag: HMAC-SHA256 of the user id under a
+//!   key the store creates once (table `session_security_keys`, shared by
+//!   every instance on it), so the tag tells nothing about the user to
+//!   someone without the key. The tabs ignore messages of another tag; a
+//!   ping or keepalive sent with another user's tag answers `"logout"` and
+//!   leaves that user's session alone.
+//! - The script-readable cookie [`USER_COOKIE`] holds the signed-in user's
+//!   tag, [`SIGNED_OUT`] after [`Session::logout`], and is removed when a
+//!   session ends otherwise. The tabs of the browser watch it, so a
+//!   sign-out in one reaches the others within a second, with no request.
 //!
 //! ## Layout, for contributors
 //!
@@ -248,7 +258,7 @@
 //! | `clock`, `error`, `i18n` | time source; error types; locales and strings |
 //! | `config` | the `session_security` table, validated at launch |
 //! | `activity` | expiry arithmetic ([`Timing`] is its public view) |
-//! | `assets`, `cookie` | the embedded script and style; the cookies as headers |
+//! | `assets`, `cookie` | the embedded, minified script and style; the cookies, their changes and headers |
 //! | `store/` | records, [`SessionStore`], [`SqlStore`], its pool, the cache, PostgreSQL notifications |
 //! | `shared` | managed state and the application's hooks |
 //! | `request` | the per-request session state, changed through [`Session`] |
@@ -287,7 +297,7 @@ mod unavailable;
 pub use activity::Timing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use cookie::{BACKUP_COOKIE, SESSION_COOKIE};
+pub use cookie::{BACKUP_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
 pub use error::{ConfigError, Error};
 pub use fairing::SessionSecurity;
 pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError};

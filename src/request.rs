@@ -12,22 +12,11 @@ use rocket::Request;
 use serde_json::{Map, Value};
 
 use crate::activity::{merge_idle_for, Expiry};
+use crate::cookie::CookieChange;
 use crate::error::Error;
 use crate::secret;
 use crate::shared::Shared;
 use crate::store::SessionRecord;
-
-/// What the response does to one of the crate's cookies.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) enum CookieChange {
-    /// Leave the browser's cookie as it is.
-    #[default]
-    Keep,
-    /// Send this new value.
-    Set(String),
-    /// Tell the browser to drop it.
-    Clear,
-}
 
 /// The session row this request works on, with its data parsed on demand.
 struct Live {
@@ -55,6 +44,8 @@ pub(crate) struct State {
     backup_cookie: CookieChange,
     /// This request found the session expired and ended it.
     expired: bool,
+    /// The user signed out in this request (not an expiry).
+    signed_out: bool,
     /// A CSRF check failed: a forged request must not extend the session.
     activity_refused: bool,
     /// Activity to record even on a passive route (keepalive, idleFor).
@@ -206,8 +197,14 @@ impl State {
     pub fn end(&mut self) {
         *self = State {
             session_cookie: CookieChange::Clear,
+            signed_out: true,
             ..State::default()
         };
+    }
+
+    /// Whether the user signed out in this request.
+    pub fn signed_out(&self) -> bool {
+        self.signed_out
     }
 
     /// The relogin backup cookie to send.

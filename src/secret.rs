@@ -3,6 +3,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -16,11 +17,14 @@ pub(crate) fn random_secret() -> String {
 /// The SHA-256 of a secret, hex: what the store keys rows by, so a leaked
 /// table does not hand out live session cookies.
 pub(crate) fn hash(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Lowercase hex in one allocation: every request with a cookie hashes it.
+fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(secret.as_bytes());
-    // Every request with a cookie hashes it: one allocation, not 33.
-    let mut hex = String::with_capacity(2 * digest.len());
-    for byte in digest {
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for &byte in bytes {
         hex.push(char::from(HEX[usize::from(byte >> 4)]));
         hex.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
@@ -45,10 +49,16 @@ pub(crate) fn well_formed(secret: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// A stable, opaque tag of a user id, so a page can tell whether the user
-/// logging in again is the one it was rendered for without the backup.
-pub(crate) fn user_tag(user_id: &str) -> String {
-    hash(&format!("session_security user {user_id}"))
+/// The opaque tag a page knows its user by: HMAC-SHA256 of the user id
+/// under the deployment's `key` (kept in the store), cut to 128 bits. A
+/// tab compares it with the tag of messages, pong answers and the user
+/// cookie, so it never adopts another user's activity; without the key a
+/// dictionary of user names does not reverse it, as it would a plain hash.
+pub(crate) fn user_tag(key: &str, user_id: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(user_id.as_bytes());
+    hex(&mac.finalize().into_bytes()[..16])
 }
 
 #[cfg(test)]
@@ -62,5 +72,16 @@ mod tests {
             hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn user_tag_is_the_hmac_of_the_user_id_under_the_key() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(
+            user_tag("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c7"
+        );
+        assert_ne!(user_tag("key one", "alice"), user_tag("key two", "alice"));
+        assert_ne!(user_tag("key one", "alice"), user_tag("key one", "bob"));
     }
 }

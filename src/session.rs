@@ -201,6 +201,13 @@ impl<'r> Session<'r> {
             .merge_idle_for(self.request.now, idle_for);
     }
 
+    /// Whether `tag` is the user tag of this session's signed-in user: the
+    /// page that sent it belongs to the live session.
+    pub(crate) fn is_user_tag(&self, tag: &str) -> bool {
+        let user = self.request.lock().user_id().map(str::to_owned);
+        user.is_some_and(|id| crate::secret::same_secret(&self.shared.user_tag(&id), tag))
+    }
+
     /// The user is active now, even on a passive route (keepalive).
     pub(crate) fn record_activity(&self) {
         self.request.lock().record_activity(self.request.now);

@@ -47,11 +47,18 @@ pub(crate) struct Shared {
     /// The built-in store's pool, closed at shutdown after the last flush;
     /// `None` with an application's own store.
     pub pool: Option<StorePool>,
+    /// The key of user tags, shared by every instance on the store.
+    pub tag_key: String,
     pub timeouts: Option<Arc<dyn UserTimeouts>>,
     pub locale: Option<LocaleHook>,
 }
 
 impl Shared {
+    /// The tag pages, tab messages and the user cookie know `user_id` by.
+    pub fn user_tag(&self, user_id: &str) -> String {
+        crate::secret::user_tag(&self.tag_key, user_id)
+    }
+
     /// The idle limit for a user logging in now.
     pub async fn expire_after_for(&self, rocket: &Rocket<Orbit>, user_id: &str) -> i64 {
         let chosen = match &self.timeouts {

@@ -193,6 +193,15 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            async fn the_first_tag_key_stays() {
+                let Some(store) = store().await else { return };
+                assert_eq!(store.tag_key("first").await.unwrap(), "first");
+                assert_eq!(store.tag_key("second").await.unwrap(), "first");
+                store.migrate().await.unwrap();
+                assert_eq!(store.tag_key("third").await.unwrap(), "first");
+            }
+
+            #[rocket::async_test]
             async fn purge_removes_only_what_expired() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("idle", 1000)).await.unwrap();

@@ -17,7 +17,7 @@ use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post, routes, Route};
 
 use crate::activity::parse_idle_for;
-use crate::guard::{Authenticated, CsrfChecked};
+use crate::guard::{Authenticated, CsrfChecked, CsrfError};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -49,23 +49,29 @@ impl<'v> FromFormField<'v> for IdleFor {
     }
 }
 
-/// `GET /session_security/ping?idleFor=N`: seconds since the real last
-/// activity (all tabs), or `"logout"`. Passive: it never counts as activity,
-/// and `idleFor` (whole seconds, digits only) may only move the last
-/// activity towards now. The fairing has already ended an expired session,
-/// so `idleFor` cannot revive one.
-#[get("/ping?<idleFor>")]
+/// `GET /session_security/ping?idleFor=N&tag=T`: seconds since the real
+/// last activity (all tabs), or `"logout"`. Passive: it never counts as
+/// activity, and `idleFor` (whole seconds, digits only) may only move the
+/// last activity towards now. The fairing has already ended an expired
+/// session, so `idleFor` cannot revive one. With `tag` (the page's user
+/// tag), a live session of another user is `"logout"` for this page, and
+/// its activity is left alone.
+#[get("/ping?<idleFor>&<tag>")]
 #[allow(non_snake_case)] // the query key is the browser contract
 async fn ping(
     idleFor: form::Result<'_, IdleFor>,
+    tag: Option<&str>,
     session: Session<'_>,
 ) -> Result<Json<Value>, Custom<Json<Value>>> {
-    match idleFor {
-        Ok(IdleFor(idle_for)) => session.merge_idle_for(idle_for),
+    let idle_for = match idleFor {
+        Ok(IdleFor(idle_for)) => Some(idle_for),
         Err(errors)
             if errors
                 .iter()
-                .all(|e| matches!(e.kind, form::error::ErrorKind::Missing)) => {}
+                .all(|e| matches!(e.kind, form::error::ErrorKind::Missing)) =>
+        {
+            None
+        }
         Err(errors) => {
             let why = errors
                 .iter()
@@ -77,6 +83,12 @@ async fn ping(
                 why.join("; "),
             ));
         }
+    };
+    if tag.is_some_and(|tag| !session.is_user_tag(tag)) {
+        return Ok(Json(json!("logout")));
+    }
+    if let Some(idle_for) = idle_for {
+        session.merge_idle_for(idle_for);
     }
     let Some(timing) = session.timing() else {
         return Ok(Json(json!("logout")));
@@ -98,12 +110,25 @@ fn status(session: Session<'_>) -> Json<Value> {
     Json(timing(&session))
 }
 
-/// `POST /session_security/keepalive` with the `X-CSRF-Token` header: counts
-/// as activity, answers like `status`.
-#[post("/keepalive")]
-fn keepalive(_user: Authenticated, _csrf: CsrfChecked, session: Session<'_>) -> Json<Value> {
+/// `POST /session_security/keepalive?tag=T` with the `X-CSRF-Token`
+/// header: counts as activity, answers like `status`. With `tag`, a live
+/// session of another user answers `"logout"` and is not extended (checked
+/// first: that page's CSRF token cannot match the other user's).
+#[post("/keepalive?<tag>")]
+fn keepalive(
+    _user: Authenticated,
+    csrf: Result<CsrfChecked, CsrfError>,
+    tag: Option<&str>,
+    session: Session<'_>,
+) -> Result<Json<Value>, Status> {
+    if tag.is_some_and(|tag| !session.is_user_tag(tag)) {
+        return Ok(Json(json!("logout")));
+    }
+    if csrf.is_err() {
+        return Err(Status::Forbidden);
+    }
     session.record_activity();
-    Json(timing(&session))
+    Ok(Json(timing(&session)))
 }
 
 /// `POST /session_security/logout` with the `X-CSRF-Token` header: the

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::guard::Authenticated;
 use crate::relogin::{restore, Outcome};
-use crate::secret;
 use crate::session::Session;
 use crate::templates::after_relogin_page;
 
@@ -39,7 +38,7 @@ pub(crate) async fn after_relogin(
         "type": "session_security:relogin",
         "sameUser": same_user,
         "restored": outcome == Outcome::Restored,
-        "userTag": secret::user_tag(&user.user_id),
+        "userTag": session.shared().user_tag(&user.user_id),
         "csrfToken": session.csrf_token(),
     });
     let locale = &session.request().locale;

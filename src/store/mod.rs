@@ -86,4 +86,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// many rows went. `retain` keeps an expired session until the
     /// browser's next request can back it up for a relogin.
     async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<u64, Error>;
+    /// The deployment's key for user tags: stores `candidate` unless a key
+    /// is there already, and returns the stored one, so every instance on
+    /// this store tags a user alike and the key outlives restarts.
+    async fn tag_key(&self, candidate: &str) -> Result<String, Error>;
 }

@@ -15,7 +15,7 @@ macro_rules! on_pool {
 }
 
 /// Idempotent schema. BIGINT is a 64-bit integer in both databases.
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS session_security_sessions (
         token_hash TEXT PRIMARY KEY,
         user_id TEXT,
@@ -34,6 +34,9 @@ const SCHEMA: [&str; 4] = [
         expires_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS session_security_backups_expiry
         ON session_security_backups (expires_at)",
+    "CREATE TABLE IF NOT EXISTS session_security_keys (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL)",
 ];
 
 const COLUMNS: &str = "token_hash, user_id, data, csrf_token, created_at, authenticated_at, \
@@ -206,5 +209,17 @@ impl SessionStore for SqlStore {
             Ok::<u64, sqlx::Error>(a.rows_affected() + b.rows_affected())
         })?;
         Ok(gone)
+    }
+
+    async fn tag_key(&self, candidate: &str) -> Result<String, Error> {
+        // First writer wins; every instance then reads the same key.
+        let insert = "INSERT INTO session_security_keys (name, value) VALUES ('user_tag', $1) \
+                      ON CONFLICT (name) DO NOTHING";
+        let select = "SELECT value FROM session_security_keys WHERE name = 'user_tag'";
+        let key = on_pool!(&self.pool, |p| {
+            sqlx::query(insert).bind(candidate).execute(p).await?;
+            sqlx::query_scalar::<_, String>(select).fetch_one(p).await
+        })?;
+        Ok(key)
     }
 }

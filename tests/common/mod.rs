@@ -7,7 +7,7 @@ use rocket::figment::Figment;
 use rocket::form::FromForm;
 use rocket::http::{ContentType, Cookie, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
-use rocket::serde::json::Value;
+use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post, routes, Build, Rocket};
 use rocket_session_security::{
     catchers, Authenticated, CsrfChecked, CsrfForm, ManualClock, Session, SessionSecurity,
@@ -151,6 +151,19 @@ fn csrf(session: Session<'_>) -> String {
     session.csrf_token()
 }
 
+/// The browser script's configuration as the page would carry it.
+#[get("/dialogs-config")]
+fn dialogs_config(session: Session<'_>) -> (ContentType, String) {
+    (ContentType::JSON, session.dialogs().config_json)
+}
+
+/// The script and stylesheet URLs a page links.
+#[get("/asset-urls")]
+fn asset_urls(session: Session<'_>) -> Json<Value> {
+    let dialogs = session.dialogs();
+    Json(json!({ "script": dialogs.script_url, "style": dialogs.style_url }))
+}
+
 #[derive(FromForm)]
 struct Note {
     text: String,
@@ -187,6 +200,8 @@ pub fn app_with(figment: Figment, fairing: SessionSecurity) -> Rocket<Build> {
                 set,
                 get_value,
                 csrf,
+                dialogs_config,
+                asset_urls,
                 note,
                 api_note
             ],
