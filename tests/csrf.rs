@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{LibraryApp, TestApp};
 use rocket::http::{ContentType, Header, Status};
 use rocket::serde::json::Value;
 

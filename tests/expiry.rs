@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{figment, TestApp};
+use common::{figment, LibraryApp, TestApp};
 use rocket::http::{Cookie, Status};
 
 #[rocket::async_test]

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, figment, fresh_postgres_database, TestApp, T0};
+use common::{eventually, figment, fresh_postgres_database, LibraryApp, TestApp, T0};
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::LocalResponse;
 use rocket_session_security::{ManualClock, SessionStore, SqlStore};

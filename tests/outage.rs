@@ -11,7 +11,7 @@ mod pg_server;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, figment, TestApp};
+use common::{eventually, figment, LibraryApp, TestApp};
 use pg_server::PgServer;
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::LocalResponse;

@@ -3,32 +3,16 @@
 
 mod common;
 
-use common::TestApp;
+use common::{LibraryApp, TestApp};
 use rocket::http::{ContentType, Header, Status};
-use rocket::{get, routes};
-use rocket_session_security::Session;
 
-#[get("/page")]
-fn page(session: Session<'_>) -> (ContentType, String) {
-    (
-        ContentType::HTML,
-        session.dialogs().to_html().expect("render"),
-    )
-}
-
-/// The test app plus the `/page` route.
+/// The test app (its `/page` renders the include's markup).
 async fn page_app(
     setup: impl FnOnce(
         rocket_session_security::SessionSecurity,
     ) -> rocket_session_security::SessionSecurity,
 ) -> TestApp {
-    let clock = rocket_session_security::ManualClock::new(common::T0);
-    let fairing = setup(rocket_session_security::SessionSecurity::new().with_clock(clock.clone()));
-    let rocket = common::app_with(common::figment(), fairing).mount("/", routes![page]);
-    let client = rocket::local::asynchronous::Client::tracked(rocket)
-        .await
-        .expect("rocket");
-    TestApp { client, clock }
+    TestApp::with_fairing(common::figment(), setup).await
 }
 
 async fn html(app: &TestApp, accept_language: Option<&str>) -> String {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{LibraryApp, TestApp};
+
 use std::time::{Duration, Instant};
 
 #[rocket::async_test]
@@ -14,7 +16,7 @@ async fn expired_sessions_are_purged_in_the_background() {
         .merge(("session_security.warn_after", 1))
         .merge(("session_security.expire_after", 2))
         .merge(("session_security.backup_ttl", 50));
-    let app = common::TestApp::with(figment).await;
+    let app = TestApp::with(figment).await;
     app.login("alice").await;
 
     let pool = sqlx::SqlitePool::connect(&url).await.expect("same file");
@@ -52,7 +54,7 @@ async fn a_session_expired_before_a_purge_is_still_backed_up() {
     let figment = common::figment()
         .merge(("session_security.warn_after", 1))
         .merge(("session_security.expire_after", 2));
-    let app = common::TestApp::with(figment).await;
+    let app = TestApp::with(figment).await;
     app.login("alice").await;
     app.get("/set/draft/x").await;
     app.advance(30);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{figment, TestApp, T0};
+use common::{figment, LibraryApp, TestApp, T0};
 use rocket::http::Status;
 use rocket_session_security::{SessionSecurity, SessionStore, SqlStore, SESSION_COOKIE};
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{figment, TestApp};
+use common::{figment, LibraryApp, TestApp};
 use rocket::http::{Cookie, Status};
 use rocket::serde::json::{serde_json, Value};
 use rocket_session_security::{after_login, BACKUP_COOKIE};

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::fresh_postgres_database;
+use common::{fresh_postgres_database, LibraryApp, TestApp};
 
 use rocket_session_security::{BackupRecord, SessionRecord, SessionStore, SqlStore};
 
@@ -242,9 +242,7 @@ async fn the_fairing_runs_on_postgres_by_url() {
     let Some(url) = fresh_postgres_database().await else {
         return;
     };
-    let app =
-        common::TestApp::with(common::figment().merge(("databases.session_security.url", url)))
-            .await;
+    let app = TestApp::with(common::figment().merge(("databases.session_security.url", url))).await;
     app.login("alice").await;
     assert_eq!(app.whoami().await.as_deref(), Some("alice"));
     app.advance(10);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{LibraryApp, TestApp};
 use rocket::http::{Header, Status};
 use rocket::serde::json::Value;
 use rocket_session_security::local_path;

@@ -5,12 +5,20 @@
 
 mod common;
 
-use common::{figment, TestApp};
+use common::{figment, LibraryApp, TestApp};
 use rocket::http::{Header, Status};
 use rocket::serde::json::Value;
 use rocket_session_security::{SIGNED_OUT, USER_COOKIE};
 
-impl TestApp {
+/// What these tests ask of the app, beyond [`LibraryApp`].
+trait Binding {
+    fn user_cookie(&self) -> Option<String>;
+    async fn tag_of(&self, user: &str) -> String;
+    async fn json(&self, path: &str) -> Value;
+    async fn keepalive(&self, csrf: &str, tag: &str) -> (Status, Option<Value>);
+}
+
+impl Binding for TestApp {
     /// The user cookie's value in this browser, if any.
     fn user_cookie(&self) -> Option<String> {
         self.client

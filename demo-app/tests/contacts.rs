@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{element_text, location, TestApp};
+use common::{element_text, location, DemoApp, TestApp};
 use rocket::http::Status;
 
 async fn signed_in(name: &str) -> (TestApp, String) {
@@ -24,7 +24,7 @@ async fn create(app: &TestApp, token: &str, name: &str, email: &str, notes: &str
         ("email", email),
         ("notes", notes),
     ];
-    let response = app.post("/contacts", &fields).await;
+    let response = app.post_form("/contacts", &fields).await;
     assert_eq!(response.status(), Status::SeeOther, "created");
     location(&response)
 }
@@ -32,7 +32,7 @@ async fn create(app: &TestApp, token: &str, name: &str, email: &str, notes: &str
 #[rocket::async_test]
 async fn the_new_contact_form_has_the_contract_fields() {
     let (app, _) = signed_in("contacts-form").await;
-    let (status, page) = app.get("/contacts/new").await;
+    let (status, page) = app.page("/contacts/new").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("name=\"name\""));
     assert!(page.contains("name=\"email\""));
@@ -55,20 +55,20 @@ async fn a_created_contact_appears_in_the_list_and_in_search() {
     .await;
     assert!(path.starts_with("/contacts/"), "{path}");
 
-    let (status, page) = app.get(&path).await;
+    let (status, page) = app.page(&path).await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("Contact “Zelda Quintero” created."), "flash");
     assert!(page.contains(notes), "paragraphs kept");
 
-    let (_, list) = app.get("/contacts").await;
+    let (_, list) = app.page("/contacts").await;
     assert!(list.contains("Zelda Quintero"));
-    let (_, found) = app.get("/contacts?q=quintero").await;
+    let (_, found) = app.page("/contacts?q=quintero").await;
     assert!(
         found.contains("Zelda Quintero"),
         "search is case-insensitive and matches e-mail"
     );
     assert!(!found.contains("Femke de Vries"), "search filters");
-    let (_, missed) = app.get("/contacts?q=nobody-has-this-name").await;
+    let (_, missed) = app.page("/contacts?q=nobody-has-this-name").await;
     assert!(!missed.contains("Zelda Quintero"));
     assert!(missed.contains("No contact matches"));
 }
@@ -76,7 +76,7 @@ async fn a_created_contact_appears_in_the_list_and_in_search() {
 #[rocket::async_test]
 async fn search_treats_wildcards_literally() {
     let (app, _) = signed_in("contacts-wildcards").await;
-    let (_, everything) = app.get("/contacts?q=%25").await;
+    let (_, everything) = app.page("/contacts?q=%25").await;
     assert!(
         !everything.contains("Femke de Vries"),
         "% is not a wildcard"
@@ -93,7 +93,7 @@ async fn invalid_contacts_show_errors_next_to_fields_and_store_nothing() {
         ("company_id", "99999"),
         ("notes", "Keep this text"),
     ];
-    let response = app.post("/contacts", &fields).await;
+    let response = app.post_form("/contacts", &fields).await;
     assert_eq!(response.status(), Status::UnprocessableEntity);
     let page = response.into_string().await.unwrap_or_default();
     assert_eq!(
@@ -109,7 +109,7 @@ async fn invalid_contacts_show_errors_next_to_fields_and_store_nothing() {
         Some("That company no longer exists.")
     );
     assert!(page.contains("Keep this text"), "what was typed is kept");
-    let (_, list) = app.get("/contacts?q=not-an-address").await;
+    let (_, list) = app.page("/contacts?q=not-an-address").await;
     assert!(list.contains("No contact matches"), "nothing stored");
 }
 
@@ -117,7 +117,7 @@ async fn invalid_contacts_show_errors_next_to_fields_and_store_nothing() {
 async fn a_contact_can_be_edited() {
     let (app, token) = signed_in("contacts-edit").await;
     let path = create(&app, &token, "Yusuf Original", "yusuf@example.com", "").await;
-    let (status, form) = app.get(&format!("{path}/edit")).await;
+    let (status, form) = app.page(&format!("{path}/edit")).await;
     assert_eq!(status, Status::Ok);
     assert!(
         form.contains("value=\"Yusuf Original\""),
@@ -132,10 +132,10 @@ async fn a_contact_can_be_edited() {
         ("company_id", "2"),
         ("notes", "Moved to Brightwater."),
     ];
-    let response = app.post(&path, &fields).await;
+    let response = app.post_form(&path, &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), path);
-    let (_, page) = app.get(&path).await;
+    let (_, page) = app.page(&path).await;
     assert!(page.contains("Yusuf Renamed") && page.contains("yusuf@renamed.example"));
     assert!(page.contains("Brightwater Dental Group"));
     assert!(!page.contains("Yusuf Original"));
@@ -145,9 +145,9 @@ async fn a_contact_can_be_edited() {
         ("name", "Yusuf Renamed"),
         ("email", ""),
     ];
-    let response = app.post(&path, &bad).await;
+    let response = app.post_form(&path, &bad).await;
     assert_eq!(response.status(), Status::UnprocessableEntity);
-    let (_, page) = app.get(&path).await;
+    let (_, page) = app.page(&path).await;
     assert!(
         page.contains("yusuf@renamed.example"),
         "a refused edit changes nothing"
@@ -158,17 +158,17 @@ async fn a_contact_can_be_edited() {
 async fn a_contact_can_be_deleted() {
     let (app, token) = signed_in("contacts-delete").await;
     let path = create(&app, &token, "Xavier Temporary", "xavier@example.com", "").await;
-    let (status, confirm) = app.get(&format!("{path}/delete")).await;
+    let (status, confirm) = app.page(&format!("{path}/delete")).await;
     assert_eq!(status, Status::Ok);
     assert!(confirm.contains("Delete the contact “Xavier Temporary”?"));
 
     let response = app
-        .post(&format!("{path}/delete"), &[("csrf_token", &token)])
+        .post_form(&format!("{path}/delete"), &[("csrf_token", &token)])
         .await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/contacts");
-    assert_eq!(app.get(&path).await.0, Status::NotFound);
-    let (_, list) = app.get("/contacts").await;
+    assert_eq!(app.page(&path).await.0, Status::NotFound);
+    let (_, list) = app.page("/contacts").await;
     assert!(list.contains("Contact “Xavier Temporary” deleted."));
     assert!(!list.contains(">Xavier Temporary</a>"), "no longer listed");
 }
@@ -177,18 +177,18 @@ async fn a_contact_can_be_deleted() {
 async fn notes_are_added_and_an_empty_note_is_refused() {
     let (app, token) = signed_in("contacts-notes").await;
     let response = app
-        .post(
+        .post_form(
             "/contacts/1/notes",
             &[("csrf_token", &token), ("body", "Called, left a message.")],
         )
         .await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/contacts/1#notes");
-    let (_, page) = app.get("/contacts/1").await;
+    let (_, page) = app.page("/contacts/1").await;
     assert!(page.contains("Called, left a message."));
 
     let response = app
-        .post(
+        .post_form(
             "/contacts/1/notes",
             &[("csrf_token", &token), ("body", "  \n ")],
         )

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{element_text, location, TestApp};
+use common::{element_text, location, DemoApp, TestApp};
 use rocket::http::Status;
 
 async fn signed_in(name: &str, user: &str) -> (TestApp, String) {
@@ -20,7 +20,7 @@ const LONG_NOTE: &str = "First call went well: they want the pilot before the su
 #[rocket::async_test]
 async fn a_deal_with_a_long_note_is_created_edited_and_deleted() {
     let (app, token) = signed_in("deals-crud", "alice").await;
-    let (status, form) = app.get("/deals/new?company=3").await;
+    let (status, form) = app.page("/deals/new?company=3").await;
     assert_eq!(status, Status::Ok);
     assert!(
         form.contains("<option value=\"3\" selected>"),
@@ -37,10 +37,10 @@ async fn a_deal_with_a_long_note_is_created_edited_and_deleted() {
         ("close_date", "2030-06-30"),
         ("notes", LONG_NOTE),
     ];
-    let response = app.post("/deals", &fields).await;
+    let response = app.post_form("/deals", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     let path = location(&response);
-    let (status, page) = app.get(&path).await;
+    let (status, page) = app.page(&path).await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("$27,500.50"));
     assert!(page.contains("Cobalt Ridge Mining") && page.contains("Lachlan Murray"));
@@ -54,25 +54,25 @@ async fn a_deal_with_a_long_note_is_created_edited_and_deleted() {
         "the multi-paragraph note is shown whole and escaped"
     );
 
-    let (_, list) = app.get("/deals?q=telematics").await;
+    let (_, list) = app.page("/deals?q=telematics").await;
     assert!(list.contains("Fleet telematics"));
-    let (_, by_stage) = app.get("/deals?stage=won").await;
+    let (_, by_stage) = app.page("/deals?stage=won").await;
     assert!(!by_stage.contains("Fleet telematics"), "stage filter");
 
     let mut edited = fields;
     edited[4] = ("stage", "negotiation");
     edited[1] = ("title", "Fleet telematics, phase 1");
-    let response = app.post(&path, &edited).await;
+    let response = app.post_form(&path, &edited).await;
     assert_eq!(response.status(), Status::SeeOther);
-    let (_, page) = app.get(&path).await;
+    let (_, page) = app.page(&path).await;
     assert!(page.contains("Fleet telematics, phase 1"));
     assert!(page.contains("class=\"current\" aria-current=\"step\">Negotiation<"));
 
     let response = app
-        .post(&format!("{path}/delete"), &[("csrf_token", &token)])
+        .post_form(&format!("{path}/delete"), &[("csrf_token", &token)])
         .await;
     assert_eq!(response.status(), Status::SeeOther);
-    assert_eq!(app.get(&path).await.0, Status::NotFound);
+    assert_eq!(app.page(&path).await.0, Status::NotFound);
 }
 
 #[rocket::async_test]
@@ -87,7 +87,7 @@ async fn an_invalid_deal_shows_every_error_and_is_not_stored() {
         ("close_date", "30/06/2030"),
         ("notes", LONG_NOTE),
     ];
-    let response = app.post("/deals", &fields).await;
+    let response = app.post_form("/deals", &fields).await;
     assert_eq!(response.status(), Status::UnprocessableEntity);
     let page = response.into_string().await.unwrap_or_default();
     assert_eq!(
@@ -124,7 +124,7 @@ async fn an_invalid_deal_shows_every_error_and_is_not_stored() {
         ("stage", "lead"),
         ("value", "100"),
     ];
-    let response = app.post("/deals", &mismatch).await;
+    let response = app.post_form("/deals", &mismatch).await;
     assert_eq!(response.status(), Status::UnprocessableEntity);
     let page = response.into_string().await.unwrap_or_default();
     let error = element_text(&page, "contact_id-error").unwrap_or_default();
@@ -133,7 +133,7 @@ async fn an_invalid_deal_shows_every_error_and_is_not_stored() {
         "{error}"
     );
 
-    let (_, list) = app.get("/deals?q=Invalid%20deal%2042").await;
+    let (_, list) = app.page("/deals?q=Invalid%20deal%2042").await;
     assert!(list.contains("No deal matches"), "nothing stored");
 }
 
@@ -141,14 +141,14 @@ async fn an_invalid_deal_shows_every_error_and_is_not_stored() {
 async fn sales_reps_see_their_own_deals_and_managers_see_all() {
     // Seeded deal 2, "Cold-chain sensor subscription", is bob's.
     let (alice, _) = signed_in("deals-visibility-a", "alice").await;
-    assert_eq!(alice.get("/deals/2").await.0, Status::NotFound);
-    let (_, list) = alice.get("/deals").await;
+    assert_eq!(alice.page("/deals/2").await.0, Status::NotFound);
+    let (_, list) = alice.page("/deals").await;
     assert!(!list.contains("Cold-chain sensor subscription"));
     assert!(list.contains("Warehouse scanner roll-out"), "her own deal");
 
     let (bob, _) = signed_in("deals-visibility-b", "bob").await;
-    assert_eq!(bob.get("/deals/2").await.0, Status::Ok);
-    let (_, list) = bob.get("/deals").await;
+    assert_eq!(bob.page("/deals/2").await.0, Status::Ok);
+    let (_, list) = bob.page("/deals").await;
     assert!(
         list.contains("Cold-chain sensor subscription")
             && list.contains("Warehouse scanner roll-out")
@@ -158,7 +158,7 @@ async fn sales_reps_see_their_own_deals_and_managers_see_all() {
 #[rocket::async_test]
 async fn the_dashboard_shows_counts_pipeline_and_recent_notes() {
     let (app, _) = signed_in("dashboard", "alice").await;
-    let (status, page) = app.get("/").await;
+    let (status, page) = app.page("/").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains(
         "<span class=\"stat-value\">12</span><span class=\"stat-label\">Companies</span>"
@@ -193,14 +193,14 @@ async fn companies_are_created_edited_searched_and_deleted() {
         ("city", "Bristol"),
         ("notes", "Family business."),
     ];
-    let response = app.post("/companies", &fields).await;
+    let response = app.post_form("/companies", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     let path = location(&response);
-    let (_, page) = app.get(&path).await;
+    let (_, page) = app.page(&path).await;
     assert!(page.contains("Quayside Bakery") && page.contains("Bristol"));
 
     // The same name again is refused next to the name field.
-    let response = app.post("/companies", &fields).await;
+    let response = app.post_form("/companies", &fields).await;
     assert_eq!(response.status(), Status::UnprocessableEntity);
     let page = response.into_string().await.unwrap_or_default();
     assert_eq!(
@@ -208,44 +208,44 @@ async fn companies_are_created_edited_searched_and_deleted() {
         Some("There is already a company with this name.")
     );
 
-    let (_, found) = app.get("/companies?q=bristol").await;
+    let (_, found) = app.page("/companies?q=bristol").await;
     assert!(found.contains("Quayside Bakery") && !found.contains("Alderbrook Logistics"));
 
     let mut edited = fields;
     edited[5] = ("notes", "Family business.\n\nThree shops now.");
     edited[3] = ("website", "quayside.example");
-    let response = app.post(&path, &edited).await;
+    let response = app.post_form(&path, &edited).await;
     assert_eq!(
         response.status(),
         Status::UnprocessableEntity,
         "a website without https:// is refused"
     );
     edited[3] = ("website", "https://quayside.example");
-    let response = app.post(&path, &edited).await;
+    let response = app.post_form(&path, &edited).await;
     assert_eq!(
         response.status(),
         Status::SeeOther,
         "its own name is not taken"
     );
-    let (_, page) = app.get(&path).await;
+    let (_, page) = app.page(&path).await;
     assert!(page.contains("Three shops now."));
 
     let response = app
-        .post(&format!("{path}/delete"), &[("csrf_token", &token)])
+        .post_form(&format!("{path}/delete"), &[("csrf_token", &token)])
         .await;
     assert_eq!(response.status(), Status::SeeOther);
-    assert_eq!(app.get(&path).await.0, Status::NotFound);
+    assert_eq!(app.page(&path).await.0, Status::NotFound);
 }
 
 #[rocket::async_test]
 async fn a_sales_rep_cannot_delete_a_company_with_a_colleagues_deals() {
     // Company 1 has a deal of bob's.
     let (app, token) = signed_in("companies-guard", "alice").await;
-    let (_, confirm) = app.get("/companies/1/delete").await;
+    let (_, confirm) = app.page("/companies/1/delete").await;
     assert!(confirm.contains("ask a manager"));
     let response = app
-        .post("/companies/1/delete", &[("csrf_token", &token)])
+        .post_form("/companies/1/delete", &[("csrf_token", &token)])
         .await;
     assert_eq!(response.status(), Status::SeeOther);
-    assert_eq!(app.get("/companies/1").await.0, Status::Ok, "still there");
+    assert_eq!(app.page("/companies/1").await.0, Status::Ok, "still there");
 }

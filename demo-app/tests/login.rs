@@ -2,13 +2,13 @@
 
 mod common;
 
-use common::{accept_json, csrf_token, location, TestApp};
+use common::{accept_json, csrf_token, location, DemoApp, TestApp};
 use rocket::http::{ContentType, Status};
 
 #[rocket::async_test]
 async fn the_right_password_signs_in_and_goes_to_next() {
     let app = TestApp::start("login-ok").await;
-    let (status, page) = app.get("/login?next=/contacts").await;
+    let (status, page) = app.page("/login?next=/contacts").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("name=\"username\"") && page.contains("name=\"password\""));
     assert!(
@@ -23,11 +23,11 @@ async fn the_right_password_signs_in_and_goes_to_next() {
         ("password", "alice-demo-pass"),
         ("next", "/contacts"),
     ];
-    let response = app.post("/login", &fields).await;
+    let response = app.post_form("/login", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/contacts");
 
-    let (status, page) = app.get("/contacts").await;
+    let (status, page) = app.page("/contacts").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("Alice Archer"), "the header names the user");
     assert!(
@@ -57,13 +57,13 @@ async fn an_unknown_user_is_refused_like_a_wrong_password() {
     assert_eq!(response.status(), Status::UnprocessableEntity);
     let page = response.into_string().await.unwrap_or_default();
     assert!(page.contains("That username and password do not match."));
-    assert_eq!(app.get("/").await.0, Status::SeeOther);
+    assert_eq!(app.page("/").await.0, Status::SeeOther);
 }
 
 #[rocket::async_test]
 async fn next_never_leaves_the_site() {
     let app = TestApp::start("login-next").await;
-    let (_, page) = app.get("/login").await;
+    let (_, page) = app.page("/login").await;
     let token = csrf_token(&page).expect("token");
     let fields = [
         ("csrf_token", token.as_str()),
@@ -71,7 +71,7 @@ async fn next_never_leaves_the_site() {
         ("password", "alice-demo-pass"),
         ("next", "//evil.example/phish"),
     ];
-    let response = app.post("/login", &fields).await;
+    let response = app.post_form("/login", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/");
 }
@@ -79,7 +79,7 @@ async fn next_never_leaves_the_site() {
 #[rocket::async_test]
 async fn a_relogin_ends_at_the_librarys_after_relogin_page() {
     let app = TestApp::start("login-relogin").await;
-    let (status, page) = app.get("/login/1").await;
+    let (status, page) = app.page("/login/1").await;
     assert_eq!(status, Status::Ok);
     assert!(
         page.contains("action=\"/login/1\""),
@@ -91,7 +91,7 @@ async fn a_relogin_ends_at_the_librarys_after_relogin_page() {
         ("username", "alice"),
         ("password", "alice-demo-pass"),
     ];
-    let response = app.post("/login/1", &fields).await;
+    let response = app.post_form("/login/1", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/session_security/after_relogin");
 }
@@ -137,14 +137,14 @@ async fn logout_ends_the_session() {
     let token = app.csrf().await;
 
     // Without the token, another site cannot sign the user out.
-    let response = app.post("/logout", &[]).await;
+    let response = app.post_form("/logout", &[]).await;
     assert_eq!(response.status(), Status::Forbidden);
-    assert_eq!(app.get("/").await.0, Status::Ok, "still signed in");
+    assert_eq!(app.page("/").await.0, Status::Ok, "still signed in");
 
-    let response = app.post("/logout", &[("csrf_token", &token)]).await;
+    let response = app.post_form("/logout", &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/login");
-    let (status, page) = app.get("/login").await;
+    let (status, page) = app.page("/login").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("You are signed out."));
 

@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{csrf_token, location, TestApp};
+use common::{csrf_token, location, DemoApp, TestApp};
 use rocket::http::Status;
 
 /// Signs in through the relogin form, as the dialog's frame does, and
 /// follows the redirect to the library's after-relogin page.
 async fn relogin(app: &TestApp, username: &str, password: &str) {
-    let (status, page) = app.get("/login/1").await;
+    let (status, page) = app.page("/login/1").await;
     assert_eq!(status, Status::Ok);
     let token = csrf_token(&page).expect("token");
     let fields = [
@@ -17,11 +17,11 @@ async fn relogin(app: &TestApp, username: &str, password: &str) {
         ("username", username),
         ("password", password),
     ];
-    let response = app.post("/login/1", &fields).await;
+    let response = app.post_form("/login/1", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     let after = location(&response);
     assert_eq!(after, "/session_security/after_relogin");
-    assert_eq!(app.get(&after).await.0, Status::Ok);
+    assert_eq!(app.page(&after).await.0, Status::Ok);
 }
 
 async fn expire_after_viewing_a_contact(name: &str) -> TestApp {
@@ -30,8 +30,8 @@ async fn expire_after_viewing_a_contact(name: &str) -> TestApp {
         app.login("alice", "alice-demo-pass").await.status(),
         Status::SeeOther
     );
-    assert_eq!(app.get("/contacts/1").await.0, Status::Ok);
-    let (_, page) = app.get("/").await;
+    assert_eq!(app.page("/contacts/1").await.0, Status::Ok);
+    let (_, page) = app.page("/").await;
     assert!(
         page.contains("id=\"recently-viewed\""),
         "the visit is remembered"
@@ -39,7 +39,7 @@ async fn expire_after_viewing_a_contact(name: &str) -> TestApp {
     assert!(page.contains("href=\"/contacts/1\""));
 
     app.clock.advance(601);
-    assert_eq!(app.get("/").await.0, Status::SeeOther, "expired");
+    assert_eq!(app.page("/").await.0, Status::SeeOther, "expired");
     app
 }
 
@@ -47,7 +47,7 @@ async fn expire_after_viewing_a_contact(name: &str) -> TestApp {
 async fn the_same_user_gets_the_session_data_back() {
     let app = expire_after_viewing_a_contact("relogin-same").await;
     relogin(&app, "alice", "alice-demo-pass").await;
-    let (status, page) = app.get("/").await;
+    let (status, page) = app.page("/").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("id=\"recently-viewed\""), "restored");
     assert!(page.contains(
@@ -59,7 +59,7 @@ async fn the_same_user_gets_the_session_data_back() {
 async fn another_user_gets_nothing_of_it() {
     let app = expire_after_viewing_a_contact("relogin-other").await;
     relogin(&app, "bob", "bob-demo-pass").await;
-    let (status, page) = app.get("/").await;
+    let (status, page) = app.page("/").await;
     assert_eq!(status, Status::Ok);
     assert!(page.contains("Bob Baxter"));
     assert!(
@@ -75,10 +75,10 @@ async fn a_plain_logout_forgets_it() {
         app.login("alice", "alice-demo-pass").await.status(),
         Status::SeeOther
     );
-    assert_eq!(app.get("/contacts/1").await.0, Status::Ok);
+    assert_eq!(app.page("/contacts/1").await.0, Status::Ok);
     let token = app.csrf().await;
     assert_eq!(
-        app.post("/logout", &[("csrf_token", &token)])
+        app.post_form("/logout", &[("csrf_token", &token)])
             .await
             .status(),
         Status::SeeOther
@@ -87,6 +87,6 @@ async fn a_plain_logout_forgets_it() {
         app.login("alice", "alice-demo-pass").await.status(),
         Status::SeeOther
     );
-    let (_, page) = app.get("/").await;
+    let (_, page) = app.page("/").await;
     assert!(!page.contains("id=\"recently-viewed\""));
 }

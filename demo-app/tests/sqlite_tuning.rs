@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::{DemoApp, TestApp};
 use sqlx::Connection;
 
 async fn journal_mode(url: &str) -> String {
@@ -15,9 +16,9 @@ async fn journal_mode(url: &str) -> String {
 
 #[rocket::async_test]
 async fn the_crm_and_the_session_store_use_wal() {
-    let app = common::TestApp::start("sqlite_tuning").await;
+    let app = TestApp::start("sqlite_tuning").await;
     for key in ["databases.crm.url", "databases.session_security.url"] {
-        let url: String = app.figment.extract_inner(key).expect("url");
+        let url: String = app.figment().extract_inner(key).expect("url");
         assert_eq!(journal_mode(&url).await, "wal", "{key}");
     }
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{accept_json, element_text, get, location, login, TestApp};
+use common::{accept_json, element_text, location, DemoApp, TestApp};
 use rocket::http::Status;
 
 #[rocket::async_test]
@@ -13,7 +13,7 @@ async fn the_header_states_each_users_idle_limit() {
         app.login("alice", "alice-demo-pass").await.status(),
         Status::SeeOther
     );
-    let (_, page) = app.get("/").await;
+    let (_, page) = app.page("/").await;
     assert_eq!(
         element_text(&page, "session-note"),
         Some("You are signed out after 10 minutes of inactivity.")
@@ -21,10 +21,10 @@ async fn the_header_states_each_users_idle_limit() {
 
     let bob = app.second_browser().await;
     assert_eq!(
-        login(&bob, "bob", "bob-demo-pass").await.status(),
+        bob.login("bob", "bob-demo-pass").await.status(),
         Status::SeeOther
     );
-    let (_, page) = get(&bob, "/").await;
+    let (_, page) = bob.page("/").await;
     assert_eq!(
         element_text(&page, "session-note"),
         Some("As a manager you are signed out after 5 minutes of inactivity.")
@@ -40,29 +40,34 @@ async fn bob_is_signed_out_sooner_than_alice() {
     );
     let bob = app.second_browser().await;
     assert_eq!(
-        login(&bob, "bob", "bob-demo-pass").await.status(),
+        bob.login("bob", "bob-demo-pass").await.status(),
         Status::SeeOther
     );
 
     // Just inside bob's 300 s: both still signed in (and both active again).
     app.clock.advance(299);
-    assert_eq!(get(&bob, "/deals").await.0, Status::Ok);
-    assert_eq!(app.get("/deals").await.0, Status::Ok);
+    assert_eq!(bob.page("/deals").await.0, Status::Ok);
+    assert_eq!(app.page("/deals").await.0, Status::Ok);
 
     // 400 s idle: past bob's limit, well inside alice's 600 s.
     app.clock.advance(400);
-    let response = bob.get("/deals").dispatch().await;
+    let response = bob.get("/deals").await;
     assert_eq!(response.status(), Status::SeeOther, "bob is signed out");
     assert_eq!(location(&response), "/login?next=%2Fdeals");
-    let response = bob.get("/deals").header(accept_json()).dispatch().await;
+    let response = bob
+        .client
+        .get("/deals")
+        .header(accept_json())
+        .dispatch()
+        .await;
     assert_eq!(
         response.status(),
         Status::Unauthorized,
         "and stays signed out"
     );
-    assert_eq!(app.get("/deals").await.0, Status::Ok, "alice is not");
+    assert_eq!(app.page("/deals").await.0, Status::Ok, "alice is not");
 
     // Alice too, once she has been idle for her own 600 s.
     app.clock.advance(600);
-    assert_eq!(app.get("/deals").await.0, Status::SeeOther);
+    assert_eq!(app.page("/deals").await.0, Status::SeeOther);
 }

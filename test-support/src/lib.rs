@@ -1,11 +1,14 @@
 //! Test helpers shared by the library's tests and the demo's, so neither
-//! includes the other's files: the headless-Chromium driver, HTML
-//! scraping, and temporary directories that clean up after themselves.
+//! includes the other's files: the one [`TestApp`] handle, the
+//! headless-Chromium driver, HTML scraping, and temporary directories that
+//! clean up after themselves.
 
+mod app;
 pub mod browser;
 pub mod html;
 mod temp;
 
+pub use app::{token_hash, TestApp};
 /// The WebDriver client crate, for tests that name its types.
 pub use fantoccini;
 pub use temp::{process_dir, TempDir};

@@ -5,15 +5,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use rocket::figment::Figment;
 use rocket::form::FromForm;
-use rocket::http::{ContentType, Cookie, Header, Status};
-use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::http::{ContentType, Header, Status};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post, routes, Build, Rocket};
 use rocket_session_security::{
     catchers, Authenticated, CsrfChecked, CsrfForm, ManualClock, Session, SessionSecurity,
-    StoreStats, SESSION_COOKIE,
 };
-use sha2::{Digest, Sha256};
 
 /// Where the manual clock starts.
 pub const T0: i64 = 1_700_000_000;
@@ -86,14 +83,6 @@ where
     start.elapsed()
 }
 
-/// The store key of a session token, as the crate computes it.
-pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Rocket's figment with the original's test timings (warn 5, expire 10)
 /// and a fresh store.
 pub fn figment() -> Figment {
@@ -151,6 +140,15 @@ fn csrf(session: Session<'_>) -> String {
     session.csrf_token()
 }
 
+/// The include's markup, as a page would carry it.
+#[get("/page")]
+fn page(session: Session<'_>) -> (ContentType, String) {
+    (
+        ContentType::HTML,
+        session.dialogs().to_html().expect("render"),
+    )
+}
+
 /// The browser script's configuration as the page would carry it.
 #[get("/dialogs-config")]
 fn dialogs_config(session: Session<'_>) -> (ContentType, String) {
@@ -200,6 +198,7 @@ pub fn app_with(figment: Figment, fairing: SessionSecurity) -> Rocket<Build> {
                 set,
                 get_value,
                 csrf,
+                page,
                 dialogs_config,
                 asset_urls,
                 note,
@@ -208,23 +207,25 @@ pub fn app_with(figment: Figment, fairing: SessionSecurity) -> Rocket<Build> {
         )
 }
 
-/// A tracked client (it keeps cookies like a browser) and its clock.
-pub struct TestApp {
-    pub client: Client,
-    pub clock: ManualClock,
-}
+pub use test_support::TestApp;
 
-impl TestApp {
-    pub async fn new() -> Self {
+/// The library's test application on [`TestApp`]: how it starts, logs in
+/// (`GET /login/<user>`), says who is signed in, and hands out the CSRF
+/// token.
+#[allow(async_fn_in_trait)] // used in this crate's tests only
+pub trait LibraryApp: Sized {
+    /// The app on [`figment`].
+    async fn new() -> Self {
         Self::with(figment()).await
     }
 
-    pub async fn with(figment: Figment) -> Self {
+    /// The app on `figment`.
+    async fn with(figment: Figment) -> Self {
         Self::with_fairing(figment, |fairing| fairing).await
     }
 
     /// Lets the test configure the fairing (which already has the clock).
-    pub async fn with_fairing(
+    async fn with_fairing(
         figment: Figment,
         setup: impl FnOnce(SessionSecurity) -> SessionSecurity,
     ) -> Self {
@@ -232,33 +233,38 @@ impl TestApp {
     }
 
     /// An instance on `clock`, which other instances may share.
-    pub async fn with_clock(
+    async fn with_clock(
+        figment: Figment,
+        clock: ManualClock,
+        setup: impl FnOnce(SessionSecurity) -> SessionSecurity,
+    ) -> Self;
+
+    /// Logs `user` in.
+    async fn login(&self, user: &str);
+
+    /// The user the server sees, or `None` when `/whoami` is refused.
+    async fn whoami(&self) -> Option<String>;
+
+    /// The session's CSRF token (starting an anonymous session if needed).
+    async fn csrf(&self) -> String;
+}
+
+impl LibraryApp for TestApp {
+    async fn with_clock(
         figment: Figment,
         clock: ManualClock,
         setup: impl FnOnce(SessionSecurity) -> SessionSecurity,
     ) -> Self {
         let fairing = setup(SessionSecurity::new().with_clock(clock.clone()));
-        let client = Client::tracked(app_with(figment, fairing))
-            .await
-            .expect("valid rocket");
-        TestApp { client, clock }
+        TestApp::launch(app_with(figment, fairing), clock).await
     }
 
-    pub fn advance(&self, seconds: i64) {
-        self.clock.advance(seconds);
-    }
-
-    pub async fn get(&self, path: &str) -> LocalResponse<'_> {
-        self.client.get(path.to_owned()).dispatch().await
-    }
-
-    pub async fn login(&self, user: &str) {
+    async fn login(&self, user: &str) {
         let response = self.get(&format!("/login/{user}")).await;
         assert_eq!(response.status(), Status::Ok);
     }
 
-    /// The user the server sees, or `None` when `/whoami` is refused.
-    pub async fn whoami(&self) -> Option<String> {
+    async fn whoami(&self) -> Option<String> {
         let response = self
             .client
             .get("/whoami")
@@ -272,45 +278,9 @@ impl TestApp {
         }
     }
 
-    pub async fn ping(&self, idle_for: Option<&str>) -> (Status, Value) {
-        let path = match idle_for {
-            Some(n) => format!("/session_security/ping?idleFor={n}"),
-            None => "/session_security/ping".to_owned(),
-        };
-        let response = self.get(&path).await;
-        let status = response.status();
-        assert_eq!(response.content_type(), Some(ContentType::JSON));
-        (status, response.into_json().await.expect("json"))
-    }
-
-    /// Seconds idle according to the passive status route.
-    pub async fn server_idle(&self) -> Option<i64> {
-        let status: Value = self
-            .get("/session_security/status")
-            .await
-            .into_json()
-            .await?;
-        status["idle"].as_i64()
-    }
-
-    pub fn session_cookie(&self) -> Option<Cookie<'static>> {
-        self.client.cookies().get(SESSION_COOKIE).cloned()
-    }
-
-    /// The session's CSRF token (starting an anonymous session if needed).
-    pub async fn csrf(&self) -> String {
+    async fn csrf(&self) -> String {
         let response = self.get("/csrf").await;
         assert_eq!(response.status(), Status::Ok);
         response.into_string().await.expect("a token")
-    }
-
-    /// What the read path did so far.
-    pub fn stats(&self) -> StoreStats {
-        SessionSecurity::stats(self.client.rocket()).expect("fairing attached")
-    }
-
-    /// The store key of this client's session cookie.
-    pub fn token_hash(&self) -> String {
-        token_hash(self.session_cookie().expect("a session cookie").value())
     }
 }

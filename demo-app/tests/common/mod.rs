@@ -1,30 +1,41 @@
-//! Shared test setup: a demo app on its own temporary databases with a
-//! clock the test moves, and helpers to log in and post forms.
+//! Shared test setup: the demo on its own temporary databases, as a
+//! [`TestApp`] on a clock the test moves, and how the demo is signed in to
+//! (its login form) and where its CSRF token is (in its pages).
 
 #![allow(dead_code, unused_imports)] // each test binary uses a different part of this
 
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
-use rocket::http::{ContentType, Header, Status};
-use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::http::{Header, Status};
+use rocket::local::asynchronous::LocalResponse;
 use rocket_session_security::{ManualClock, SessionSecurity};
 pub use test_support::html::{csrf_token, element_text, form_body};
 use test_support::TempDir;
+pub use test_support::TestApp;
 
 /// A fixed start time: tests never depend on the wall clock.
 pub const START: i64 = 1_700_000_000;
 
-/// The demo on temporary SQLite files, with a manual clock.
-pub struct TestApp {
-    pub client: Client,
-    pub clock: ManualClock,
-    dir: TempDir,
-    pub figment: Figment,
+/// The demo's side of [`TestApp`].
+#[allow(async_fn_in_trait)] // used in this package's tests only
+pub trait DemoApp: Sized {
+    /// The demo on fresh SQLite files with the usual timings (warn after
+    /// 540 s, expire after 600 s); `name` names the files' directory.
+    async fn start(name: &str) -> Self;
+
+    /// A second browser on the same databases and clock.
+    async fn second_browser(&self) -> Self;
+
+    /// Logs in through the login form, as a browser would; answers the
+    /// POST's response.
+    async fn login(&self, username: &str, password: &str) -> LocalResponse<'_>;
+
+    /// The CSRF token of the signed-in session, read from a page.
+    async fn csrf(&self) -> String;
 }
 
-impl TestApp {
-    /// The demo with the usual timings (warn after 540 s, expire after 600 s).
-    pub async fn start(name: &str) -> TestApp {
+impl DemoApp for TestApp {
+    async fn start(name: &str) -> Self {
         let dir = TempDir::new(&format!("demo-app-{name}"));
         let url = |file: &str| dir.sqlite_url(file);
         // Global profile: wins over Rocket.toml and ROCKET_* variables alike.
@@ -37,87 +48,39 @@ impl TestApp {
             .merge(Serialized::global("session_security.warn_after", 540))
             .merge(Serialized::global("session_security.expire_after", 600))
             .merge(Serialized::global("log_level", "off"));
-        let clock = ManualClock::new(START);
-        let client = Self::client(&clock, figment.clone()).await;
-        TestApp {
-            client,
-            clock,
-            dir,
-            figment,
-        }
+        launch(ManualClock::new(START), figment).await.holding(dir)
     }
 
-    async fn client(clock: &ManualClock, figment: Figment) -> Client {
-        let security = SessionSecurity::new().with_clock(clock.clone());
-        Client::tracked(demo_app::rocket_with(security, figment))
-            .await
-            .expect("the demo ignites")
+    async fn second_browser(&self) -> Self {
+        launch(self.clock.clone(), self.figment()).await
     }
 
-    /// A second browser on the same databases and clock.
-    pub async fn second_browser(&self) -> Client {
-        Self::client(&self.clock, self.figment.clone()).await
+    async fn login(&self, username: &str, password: &str) -> LocalResponse<'_> {
+        let (status, page) = self.page("/login").await;
+        assert_eq!(status, Status::Ok);
+        let token = csrf_token(&page).expect("the login form has a CSRF token");
+        self.post_form(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
     }
 
-    /// GETs `path` in the main browser: status and body.
-    pub async fn get(&self, path: &str) -> (Status, String) {
-        get(&self.client, path).await
-    }
-
-    /// Logs in through the login form; answers the POST's response.
-    pub async fn login(&self, username: &str, password: &str) -> LocalResponse<'_> {
-        login(&self.client, username, password).await
-    }
-
-    /// The CSRF token of the signed-in session, read from a page.
-    pub async fn csrf(&self) -> String {
-        let (status, body) = self.get("/").await;
+    async fn csrf(&self) -> String {
+        let (status, body) = self.page("/").await;
         assert_eq!(status, Status::Ok, "signed in");
         csrf_token(&body).expect("csrf token in the page")
     }
-
-    /// POSTs url-encoded `fields` (add the CSRF token yourself).
-    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
-        post(&self.client, path, fields).await
-    }
 }
 
-/// GETs `path`: status and body.
-pub async fn get(client: &Client, path: &str) -> (Status, String) {
-    let response = client.get(path).dispatch().await;
-    let status = response.status();
-    (status, response.into_string().await.unwrap_or_default())
-}
-
-/// POSTs url-encoded `fields`.
-pub async fn post<'c>(
-    client: &'c Client,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> LocalResponse<'c> {
-    client
-        .post(path.to_owned())
-        .header(ContentType::Form)
-        .body(form_body(fields))
-        .dispatch()
-        .await
-}
-
-/// Logs in through the login form, as a browser would.
-pub async fn login<'c>(client: &'c Client, username: &str, password: &str) -> LocalResponse<'c> {
-    let (status, page) = get(client, "/login").await;
-    assert_eq!(status, Status::Ok);
-    let token = csrf_token(&page).expect("the login form has a CSRF token");
-    post(
-        client,
-        "/login",
-        &[
-            ("csrf_token", &token),
-            ("username", username),
-            ("password", password),
-        ],
-    )
-    .await
+/// The demo on `figment`, its fairing on `clock`.
+async fn launch(clock: ManualClock, figment: Figment) -> TestApp {
+    let security = SessionSecurity::new().with_clock(clock.clone());
+    TestApp::launch(demo_app::rocket_with(security, figment), clock).await
 }
 
 /// A request header asking for JSON, as a script would.
