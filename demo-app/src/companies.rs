@@ -2,7 +2,6 @@
 //! notes), edit, delete.
 
 use rocket::form::FromForm;
-use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Route};
 use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
@@ -11,7 +10,7 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 
 use crate::db::{self, AppError, AppResult, Crm};
-use crate::layout::{Confirmation, FieldErrors, Page, Reply};
+use crate::layout::{Confirmation, DeleteQuestion, FieldErrors, Page, Reply};
 use crate::notes::{self, NoteDraft, NoteForm, Subject};
 use crate::users::CurrentUser;
 use crate::validation::{Validator, MAX_LINE, MAX_TEXT};
@@ -205,10 +204,7 @@ async fn create(
     .await?
     .last_insert_rowid();
     let message = format!("Company “{}” created.", form.name.trim());
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to(format!("/companies/{id}")),
-        message,
-    )))
+    Ok(Reply::done(format!("/companies/{id}"), message))
 }
 
 /// A contact line on the company page.
@@ -294,10 +290,7 @@ async fn add_note(
 ) -> AppResult<Reply> {
     find(&mut db, id).await?;
     match notes::add(&mut db, &page.user, Subject::Company, id, form.into_inner()).await? {
-        Ok(()) => Ok(Reply::Flash(Flash::success(
-            Redirect::to(Subject::Company.url(id)),
-            "Note added.",
-        ))),
+        Ok(()) => Ok(Reply::done(Subject::Company.url(id), "Note added.")),
         Err(draft) => Ok(Reply::Invalid(show_page(&page, &mut db, id, draft).await?)),
     }
 }
@@ -341,10 +334,7 @@ async fn update(
     .bind(id)
     .execute(&mut **db)
     .await?;
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to(format!("/companies/{id}")),
-        "Company saved.",
-    )))
+    Ok(Reply::done(format!("/companies/{id}"), "Company saved."))
 }
 
 /// How many deals deleting the company takes with it, and how many of
@@ -363,28 +353,27 @@ async fn deal_counts(
     .await?)
 }
 
+/// Why a sales rep may not delete a company.
+const COLLEAGUES_DEALS: &str =
+    "Some of its deals belong to a colleague; ask a manager to delete it.";
+
 /// Asks before deleting, and says what goes with the company.
 #[get("/companies/<id>/delete")]
 async fn confirm_delete(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
     let company = find(&mut db, id).await?;
     let (deals, others) = deal_counts(&mut db, &page.user, id).await?;
     let blocked = others > 0 && !page.user.is_manager();
-    let consequences = vec![
-        format!("Its {deals} deal(s) and every note on the company and those deals are deleted."),
-        "Its contacts are kept, without a company.".to_owned(),
-    ];
-    Ok(Reply::Page(page.render(
-        "confirm_delete",
-        "companies",
-        context! {
+    let question =
+        DeleteQuestion {
             what: "company",
             name: company.name,
-            consequences,
-            blocked: blocked.then_some("Some of its deals belong to a colleague; ask a manager to delete it."),
-            action: format!("/companies/{id}/delete"),
-            cancel: format!("/companies/{id}"),
-        },
-    )))
+            consequences: vec![
+        format!("Its {deals} deal(s) and every note on the company and those deals are deleted."),
+        "Its contacts are kept, without a company.".to_owned(),
+        ],
+            blocked: blocked.then_some(COLLEAGUES_DEALS),
+        };
+    Ok(page.confirm_delete("companies", format!("/companies/{id}"), question))
 }
 
 /// Deletes a company with its deals and notes, unless a sales rep would
@@ -399,21 +388,14 @@ async fn delete(
     let company = find(&mut db, id).await?;
     let (_, others) = deal_counts(&mut db, &page.user, id).await?;
     if others > 0 && !page.user.is_manager() {
-        let message = "Some of its deals belong to a colleague; ask a manager to delete it.";
-        return Ok(Reply::Flash(Flash::error(
-            Redirect::to(format!("/companies/{id}")),
-            message,
-        )));
+        return Ok(Reply::refused(format!("/companies/{id}"), COLLEAGUES_DEALS));
     }
     sqlx::query("DELETE FROM companies WHERE id = ?")
         .bind(id)
         .execute(&mut **db)
         .await?;
     let message = format!("Company “{}” deleted.", company.name);
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to("/companies"),
-        message,
-    )))
+    Ok(Reply::done("/companies", message))
 }
 
 /// The company pages.

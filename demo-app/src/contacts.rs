@@ -2,7 +2,6 @@
 //! edit, delete.
 
 use rocket::form::FromForm;
-use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Route};
 use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
@@ -12,7 +11,7 @@ use sqlx::SqliteConnection;
 
 use crate::companies;
 use crate::db::{self, AppError, AppResult, Crm};
-use crate::layout::{Confirmation, FieldErrors, Page, Reply};
+use crate::layout::{Confirmation, DeleteQuestion, FieldErrors, Page, Reply};
 use crate::notes::{self, NoteDraft, NoteForm, Subject};
 use crate::validation::{optional_id, Validator, MAX_LINE, MAX_TEXT};
 
@@ -210,10 +209,7 @@ async fn create(
     .await?
     .last_insert_rowid();
     let message = format!("Contact “{}” created.", form.name.trim());
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to(format!("/contacts/{id}")),
-        message,
-    )))
+    Ok(Reply::done(format!("/contacts/{id}"), message))
 }
 
 async fn show_page(
@@ -252,10 +248,7 @@ async fn add_note(
 ) -> AppResult<Reply> {
     find(&mut db, id).await?;
     match notes::add(&mut db, &page.user, Subject::Contact, id, form.into_inner()).await? {
-        Ok(()) => Ok(Reply::Flash(Flash::success(
-            Redirect::to(Subject::Contact.url(id)),
-            "Note added.",
-        ))),
+        Ok(()) => Ok(Reply::done(Subject::Contact.url(id), "Note added.")),
         Err(draft) => Ok(Reply::Invalid(show_page(&page, &mut db, id, draft).await?)),
     }
 }
@@ -301,33 +294,23 @@ async fn update(
     .bind(id)
     .execute(&mut **db)
     .await?;
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to(format!("/contacts/{id}")),
-        "Contact saved.",
-    )))
+    Ok(Reply::done(format!("/contacts/{id}"), "Contact saved."))
 }
 
 /// Asks before deleting.
 #[get("/contacts/<id>/delete")]
 async fn confirm_delete(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
     let contact = find(&mut db, id).await?;
-    let consequences = vec![
-        "Every note on this contact is deleted.".to_owned(),
-        "Their deals are kept, without a contact person.".to_owned(),
-    ];
-    let blocked: Option<&str> = None;
-    Ok(Reply::Page(page.render(
-        "confirm_delete",
-        "contacts",
-        context! {
-            what: "contact",
-            name: contact.name,
-            consequences,
-            blocked,
-            action: format!("/contacts/{id}/delete"),
-            cancel: format!("/contacts/{id}"),
-        },
-    )))
+    let question = DeleteQuestion {
+        what: "contact",
+        name: contact.name,
+        consequences: vec![
+            "Every note on this contact is deleted.".to_owned(),
+            "Their deals are kept, without a contact person.".to_owned(),
+        ],
+        blocked: None,
+    };
+    Ok(page.confirm_delete("contacts", format!("/contacts/{id}"), question))
 }
 
 /// Deletes a contact and its notes; their deals stay.
@@ -344,10 +327,7 @@ async fn delete(
         .execute(&mut **db)
         .await?;
     let message = format!("Contact “{}” deleted.", contact.name);
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to("/contacts"),
-        message,
-    )))
+    Ok(Reply::done("/contacts", message))
 }
 
 /// The contact pages.

@@ -6,7 +6,6 @@
 //! [`ManagerTimeouts`](crate::users::ManagerTimeouts)).
 
 use rocket::form::FromForm;
-use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Route};
 use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
@@ -15,7 +14,7 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 
 use crate::db::{self, AppError, AppResult, Crm};
-use crate::layout::{format_money, Confirmation, FieldErrors, Page, Reply};
+use crate::layout::{format_money, Confirmation, DeleteQuestion, FieldErrors, Page, Reply};
 use crate::notes::{self, NoteDraft, NoteForm, Subject};
 use crate::users::CurrentUser;
 use crate::validation::{optional_id, parse_money, Validator, MAX_LINE, MAX_TEXT};
@@ -327,10 +326,7 @@ async fn create(
     .await?
     .last_insert_rowid();
     let message = format!("Deal “{}” created.", deal.title);
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to(format!("/deals/{id}")),
-        message,
-    )))
+    Ok(Reply::done(format!("/deals/{id}"), message))
 }
 
 async fn show_page(
@@ -368,10 +364,7 @@ async fn add_note(
 ) -> AppResult<Reply> {
     find(&mut db, &page.user, id).await?;
     match notes::add(&mut db, &page.user, Subject::Deal, id, form.into_inner()).await? {
-        Ok(()) => Ok(Reply::Flash(Flash::success(
-            Redirect::to(Subject::Deal.url(id)),
-            "Note added.",
-        ))),
+        Ok(()) => Ok(Reply::done(Subject::Deal.url(id), "Note added.")),
         Err(draft) => Ok(Reply::Invalid(show_page(&page, &mut db, id, draft).await?)),
     }
 }
@@ -418,30 +411,20 @@ async fn update(
     .bind(id)
     .execute(&mut **db)
     .await?;
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to(format!("/deals/{id}")),
-        "Deal saved.",
-    )))
+    Ok(Reply::done(format!("/deals/{id}"), "Deal saved."))
 }
 
 /// Asks before deleting.
 #[get("/deals/<id>/delete")]
 async fn confirm_delete(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
     let deal = find(&mut db, &page.user, id).await?;
-    let consequences = vec!["Every note on this deal is deleted.".to_owned()];
-    let blocked: Option<&str> = None;
-    Ok(Reply::Page(page.render(
-        "confirm_delete",
-        "deals",
-        context! {
-            what: "deal",
-            name: deal.title,
-            consequences,
-            blocked,
-            action: format!("/deals/{id}/delete"),
-            cancel: format!("/deals/{id}"),
-        },
-    )))
+    let question = DeleteQuestion {
+        what: "deal",
+        name: deal.title,
+        consequences: vec!["Every note on this deal is deleted.".to_owned()],
+        blocked: None,
+    };
+    Ok(page.confirm_delete("deals", format!("/deals/{id}"), question))
 }
 
 /// Deletes a deal and its notes.
@@ -458,10 +441,7 @@ async fn delete(
         .execute(&mut **db)
         .await?;
     let message = format!("Deal “{}” deleted.", deal.title);
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to("/deals"),
-        message,
-    )))
+    Ok(Reply::done("/deals", message))
 }
 
 /// The deal pages.

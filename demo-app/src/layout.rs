@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use rocket::http::uri::Reference;
 use rocket::http::Status;
 use rocket::request::{FlashMessage, FromRequest, Outcome};
 use rocket::response::{Flash, Redirect};
@@ -169,6 +170,50 @@ pub enum Reply {
     Flash(Flash<Redirect>),
     /// A plain redirect.
     Redirect(Redirect),
+}
+
+impl Reply {
+    /// A POST that did what it said: to `url`, with `message` on top.
+    pub fn done(url: impl TryInto<Reference<'static>>, message: impl Into<String>) -> Reply {
+        Reply::Flash(Flash::success(Redirect::to(url), message.into()))
+    }
+
+    /// A POST refused for a reason the user can act on: back to `url`.
+    pub fn refused(url: impl TryInto<Reference<'static>>, message: impl Into<String>) -> Reply {
+        Reply::Flash(Flash::error(Redirect::to(url), message.into()))
+    }
+}
+
+/// What the "are you sure?" page before a delete says.
+#[derive(Debug, Serialize)]
+pub struct DeleteQuestion {
+    /// The kind of record: "company", "contact", "deal".
+    pub what: &'static str,
+    /// The record's name or title.
+    pub name: String,
+    /// What else goes, or stays, with it.
+    pub consequences: Vec<String>,
+    /// Why this user may not delete it, if they may not.
+    pub blocked: Option<&'static str>,
+}
+
+impl Page<'_> {
+    /// The confirmation page before deleting the record whose page is
+    /// `url` (it posts to `<url>/delete`, and cancel goes back to `url`).
+    pub fn confirm_delete(&self, section: &str, url: String, question: DeleteQuestion) -> Reply {
+        let DeleteQuestion {
+            what,
+            name,
+            consequences,
+            blocked,
+        } = question;
+        let action = format!("{url}/delete");
+        Reply::Page(self.render(
+            "confirm_delete",
+            section,
+            context! { what, name, consequences, blocked, action, cancel: url },
+        ))
+    }
 }
 
 /// A form with nothing but its CSRF token: delete buttons, logout.

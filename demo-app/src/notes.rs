@@ -5,7 +5,6 @@
 //! a rejected note is shown again on its own page, next to its field.
 
 use rocket::form::FromForm;
-use rocket::response::{Flash, Redirect};
 use rocket::{post, routes, Route};
 use rocket_db_pools::Connection;
 use rocket_session_security::CsrfForm;
@@ -206,19 +205,16 @@ async fn delete(
         _ => "/".to_owned(),
     };
     if note.author != user.username && !user.is_manager() {
-        return Ok(Reply::Flash(Flash::error(
-            Redirect::to(back),
+        return Ok(Reply::refused(
+            back,
             "Only its writer or a manager can delete a note.",
-        )));
+        ));
     }
     sqlx::query("DELETE FROM notes WHERE id = ?")
         .bind(id)
         .execute(&mut **db)
         .await?;
-    Ok(Reply::Flash(Flash::success(
-        Redirect::to(back),
-        "Note deleted.",
-    )))
+    Ok(Reply::done(back, "Note deleted."))
 }
 
 /// `POST /notes/<id>/delete`.
