@@ -14,7 +14,7 @@ use crate::cookie::{self, CookieChange, BACKUP_COOKIE, SESSION_COOKIE, USER_COOK
 use crate::error::Error;
 use crate::paths::{self, BASE};
 use crate::relogin;
-use crate::request::{RequestSession, State};
+use crate::request::{RequestSession, SessionState};
 use crate::routes;
 use crate::secret;
 use crate::shared::{LocaleHook, Shared, UserTimeouts};
@@ -311,15 +311,15 @@ impl Fairing for SessionSecurity {
 /// Loads the session and ends it first if it expired. The ping's `idleFor`
 /// is merged by the ping route, after this; ordinary activity is recorded
 /// after routing, in `persist`, where the route (and so its name) is known.
-async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<State, Error> {
+async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<SessionState, Error> {
     let cookie = request.cookies().get(SESSION_COOKIE);
     let Some(token) = cookie.map(|c| c.value()).filter(|t| secret::well_formed(t)) else {
-        return Ok(State::default());
+        return Ok(SessionState::default());
     };
     let hash = secret::hash(token);
     let sessions = &shared.sessions;
     let Some(mut record) = sessions.load(&hash).await? else {
-        return Ok(State::unknown_cookie());
+        return Ok(SessionState::unknown_cookie());
     };
     let idle_out = record.last_activity + record.expire_after <= now;
     let aged_out = record.authenticated_at.is_some_and(|at| {
@@ -332,10 +332,10 @@ async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<St
         // this copy was read.
         match sessions.reload(&hash).await? {
             Some(fresh) => record = fresh,
-            None => return Ok(State::unknown_cookie()),
+            None => return Ok(SessionState::unknown_cookie()),
         }
     }
-    let state = State::loaded(record);
+    let state = SessionState::loaded(record);
     match state.expiry() {
         Some(expiry) if expiry.is_expired(now, shared.config.absolute_after) => {
             relogin::expire(shared, state, expiry, now).await

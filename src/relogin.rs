@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::activity::Expiry;
 use crate::error::Error;
 use crate::paths::{local_path, AFTER_RELOGIN_PATH};
-use crate::request::State;
+use crate::request::SessionState;
 use crate::secret;
 use crate::session::Session;
 use crate::shared::Shared;
@@ -131,12 +131,12 @@ pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outc
 /// Logs an expired session out, backing its data up for a relogin.
 pub(crate) async fn expire(
     shared: &Shared,
-    mut state: State,
+    mut state: SessionState,
     expiry: Expiry,
     now: i64,
-) -> Result<State, Error> {
+) -> Result<SessionState, Error> {
     let Some(record) = state.record().cloned() else {
-        return Ok(State::default());
+        return Ok(SessionState::default());
     };
     let config = &shared.config;
     let sessions = &shared.sessions;
@@ -164,9 +164,9 @@ pub(crate) async fn expire(
         if let Some((_, id_hash)) = backup {
             sessions.take_backup(&id_hash).await?;
         }
-        return Ok(State::expired(false));
+        return Ok(SessionState::expired(false));
     }
-    let mut expired = State::expired(true);
+    let mut expired = SessionState::expired(true);
     if let Some((id, _)) = backup {
         expired.set_backup_cookie(id);
         // Every tab's relogin frame then shares one anonymous session, and

@@ -38,7 +38,7 @@ impl Live {
 
 /// The mutable part of the request's session.
 #[derive(Default)]
-pub(crate) struct State {
+pub(crate) struct SessionState {
     live: Option<Live>,
     session_cookie: CookieChange,
     backup_cookie: CookieChange,
@@ -63,37 +63,37 @@ pub(crate) struct Writes {
     pub activity_refused: bool,
 }
 
-impl State {
+impl SessionState {
     /// A stored session as loaded.
     pub fn loaded(record: SessionRecord) -> Self {
-        State {
+        SessionState {
             live: Some(Live {
                 record,
                 unsaved: false,
                 data: None,
                 data_changed: false,
             }),
-            ..State::default()
+            ..SessionState::default()
         }
     }
 
     /// No usable session: the browser's cookie names nothing.
     pub fn unknown_cookie() -> Self {
-        State {
+        SessionState {
             session_cookie: CookieChange::Clear,
-            ..State::default()
+            ..SessionState::default()
         }
     }
 
     /// The session ended in this request because it expired.
     pub fn expired(clear_cookie: bool) -> Self {
-        State {
+        SessionState {
             expired: true,
             session_cookie: match clear_cookie {
                 true => CookieChange::Clear,
                 false => CookieChange::Keep,
             },
-            ..State::default()
+            ..SessionState::default()
         }
     }
 
@@ -195,10 +195,10 @@ impl State {
 
     /// Ends the session in this request (logout): the cookie is cleared.
     pub fn end(&mut self) {
-        *self = State {
+        *self = SessionState {
             session_cookie: CookieChange::Clear,
             signed_out: true,
-            ..State::default()
+            ..SessionState::default()
         };
     }
 
@@ -309,7 +309,7 @@ pub(crate) struct RequestSession {
     /// A write for this request failed: the response becomes a `503` that
     /// sets no cookie, so a live session is never taken for a logout.
     store_failed: AtomicBool,
-    state: Mutex<State>,
+    state: Mutex<SessionState>,
 }
 
 impl RequestSession {
@@ -318,7 +318,7 @@ impl RequestSession {
         now: i64,
         locale: String,
         backup_id: Option<String>,
-        state: State,
+        state: SessionState,
     ) -> Self {
         let was_authenticated = state.user_id().is_some() || state.expired;
         RequestSession {
@@ -342,7 +342,7 @@ impl RequestSession {
                 now,
                 crate::i18n::DEFAULT_LOCALE.into(),
                 None,
-                State::default(),
+                SessionState::default(),
             )
         }
     }
@@ -366,7 +366,7 @@ impl RequestSession {
     }
 
     /// Locks the state. Never hold the guard across an `.await`.
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub fn lock(&self) -> MutexGuard<'_, SessionState> {
         // A panic while holding the lock leaves plain data behind; keep going.
         self.state
             .lock()

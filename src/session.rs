@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::request::{RequestSession, State};
+use crate::request::{RequestSession, SessionState};
 use crate::secret;
 use crate::shared::Shared;
 use crate::store::SessionRecord;
@@ -171,7 +171,7 @@ impl<'r> Session<'r> {
     }
 
     /// Creates an anonymous session row (saved when the response leaves).
-    fn ensure_record(&self, state: &mut State) {
+    fn ensure_record(&self, state: &mut SessionState) {
         if state.record().is_none() {
             state.start_anonymous(self.request.now, self.shared.config.expire_after);
         }
