@@ -78,6 +78,13 @@ pub struct Config {
     ///
     /// _Default:_ `2`
     pub store_timeout: u64,
+    /// Largest size, in bytes of JSON, of one session's application data.
+    /// A [`Session::insert`](crate::Session::insert) that would go past it
+    /// fails and changes nothing: a session row stays cheap to read on
+    /// every request and to keep in memory.
+    ///
+    /// _Default:_ `65536`
+    pub max_data_bytes: u64,
 }
 
 impl Default for Config {
@@ -97,6 +104,7 @@ impl Default for Config {
             cookie_secure: true,
             cache_capacity: 100_000,
             store_timeout: 2,
+            max_data_bytes: 65_536,
         }
     }
 }
@@ -198,6 +206,12 @@ impl Config {
             return bad(
                 "cache_capacity",
                 format!("must be at most {MAX_CACHE_CAPACITY} sessions"),
+            );
+        }
+        if self.max_data_bytes < 2 {
+            return bad(
+                "max_data_bytes",
+                "must be at least 2 bytes (the empty object `{}`)".into(),
             );
         }
         for path in &self.passive_paths {

@@ -65,6 +65,17 @@ pub enum Error {
     UnsupportedUrl(String),
     /// The store's settings (`databases.session_security`) cannot be used.
     StoreConfig(String),
+    /// The session ended elsewhere (a logout in another request) while
+    /// this request worked on it; nothing was changed.
+    SessionEnded,
+    /// The session's data would grow past `max_data_bytes`; nothing was
+    /// changed.
+    DataTooLarge {
+        /// The size the data would have, in bytes of JSON.
+        bytes: usize,
+        /// The configured `max_data_bytes`.
+        limit: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -82,6 +93,15 @@ impl fmt::Display for Error {
             ),
             Error::Template(e) => write!(f, "session security template error: {e}"),
             Error::StoreConfig(why) => write!(f, "invalid session store settings: {why}"),
+            Error::SessionEnded => write!(
+                f,
+                "the session ended in another request meanwhile; nothing was changed"
+            ),
+            Error::DataTooLarge { bytes, limit } => write!(
+                f,
+                "session data would be {bytes} bytes, over `session_security.max_data_bytes` \
+                 ({limit}); nothing was changed: keep large values in your own tables"
+            ),
             Error::UnsupportedUrl(url) => write!(
                 f,
                 "unsupported session store url `{url}`: use `sqlite://...` or `postgres://...` \

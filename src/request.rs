@@ -202,6 +202,12 @@ impl SessionState {
         };
     }
 
+    /// The session ended elsewhere while this request worked on it: no
+    /// session, and the browser's cookie is dropped.
+    pub fn lost(&mut self) {
+        *self = SessionState::unknown_cookie();
+    }
+
     /// Whether the user signed out in this request.
     pub fn signed_out(&self) -> bool {
         self.signed_out

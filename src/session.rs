@@ -49,13 +49,23 @@ impl<'r> Session<'r> {
         serde_json::from_value(state.data()?.get(key)?.clone()).ok()
     }
 
-    /// Stores `value` under `key`.
+    /// Stores `value` under `key`. Fails, changing nothing, when the data
+    /// would grow past `max_data_bytes` ([`Error::DataTooLarge`]).
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
+        let limit = self.shared.config.max_data_bytes;
         let mut state = self.request.lock();
         self.ensure_record(&mut state);
         if let Some(data) = state.data() {
-            data.insert(key.to_owned(), value);
+            let previous = data.insert(key.to_owned(), value);
+            let bytes = serde_json::to_string(&*data)?.len();
+            if bytes as u64 > limit {
+                match previous {
+                    Some(previous) => data.insert(key.to_owned(), previous),
+                    None => data.remove(key),
+                };
+                return Err(Error::DataTooLarge { bytes, limit });
+            }
         }
         state.data_changed();
         Ok(())
@@ -118,26 +128,40 @@ impl<'r> Session<'r> {
         self.replace(old, record, token).await
     }
 
-    /// Logs out: the session is deleted from the store and its cookie removed.
+    /// Logs out: the session is deleted from the store and its cookie
+    /// removed, and so is a relogin backup this browser holds: after an
+    /// explicit sign-out nothing of the session is left to restore.
     pub async fn logout(&self) -> Result<(), Error> {
         let old = self
             .request
             .lock()
             .stored_record()
             .map(|r| r.token_hash.clone());
+        let sessions = &self.shared.sessions;
         if let Some(old) = old {
-            let sessions = &self.shared.sessions;
             self.request.note(sessions.delete(&old).await)?;
         }
-        self.request.lock().end();
+        if let Some(backup) = &self.request.backup_id {
+            let gone = sessions.take_backup(&secret::hash(backup)).await;
+            self.request.note(gone)?;
+        }
+        let mut state = self.request.lock();
+        state.end();
+        if self.request.backup_id.is_some() {
+            state.clear_backup_cookie();
+        }
         Ok(())
     }
 
     /// Moves the session to a new token, keeping everything else; use it
     /// when privileges change without a new login.
+    ///
+    /// A session that another request logged out meanwhile stays logged
+    /// out: this fails with [`Error::SessionEnded`] and the cookie is
+    /// cleared, rather than bringing the session back.
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let token = secret::random_secret();
-        let (old, record) = {
+        let (old, mut record) = {
             let mut state = self.request.lock();
             let Some(old) = state.record().cloned() else {
                 return Ok(());
@@ -150,7 +174,28 @@ impl<'r> Session<'r> {
             };
             (old_hash, record)
         };
-        self.replace(old, record, token).await
+        let Some(old) = old else {
+            // Not stored yet (created in this request): nothing can race.
+            return self.replace(None, record, token).await;
+        };
+        let sessions = &self.shared.sessions;
+        // The store is the truth: the row may have ended, or seen newer
+        // activity (another instance), since this request read it.
+        let Some(stored) = self.request.note(sessions.reload(&old).await)? else {
+            self.request.lock().lost();
+            return Err(Error::SessionEnded);
+        };
+        record.last_activity = record.last_activity.max(stored.last_activity);
+        self.request.note(sessions.insert(&record).await)?;
+        if !self.request.note(sessions.delete(&old).await)? {
+            // Logged out between the read and the delete: do not undo it.
+            self.request
+                .note(sessions.delete(&record.token_hash).await)?;
+            self.request.lock().lost();
+            return Err(Error::SessionEnded);
+        }
+        self.request.lock().begin(record, token);
+        Ok(())
     }
 
     /// Stores `record` under its new token, then ends the old one: a store

@@ -65,6 +65,7 @@ async fn a_postgresql_outage_is_not_a_logout() {
     app.login("alice").await;
     app.get("/set/draft/kept").await;
     let cookie = app.session_cookie().expect("cookie").value().to_owned();
+    let csrf = app.csrf().await;
 
     pg.stop();
     // Served from memory while nothing must be written.
@@ -87,6 +88,23 @@ async fn a_postgresql_outage_is_not_a_logout() {
     assert_unavailable(&api, "a background data change");
     let body: rocket::serde::json::Value = api.into_json().await.expect("json");
     assert_eq!(body["error"], "store_unavailable");
+    // The warning's "Log out" button: a generic answer, not the store's words.
+    let logout = timed(
+        app.client
+            .post("/session_security/logout")
+            .header(Header::new("X-CSRF-Token", csrf))
+            .header(Header::new("Accept", "application/json"))
+            .dispatch(),
+    )
+    .await;
+    assert_unavailable(&logout, "the logout route");
+    let body: rocket::serde::json::Value = logout.into_json().await.expect("json");
+    assert_eq!(body["error"], "store_unavailable");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("pool") && !message.contains("database"),
+        "{message}"
+    );
     // Past the idle limit only the store may say "dead", and it cannot.
     app.advance(11);
     let ping = timed(app.get("/session_security/ping?idleFor=0")).await;

@@ -273,3 +273,23 @@ fn the_relogin_parameter_reads_common_spellings() {
     assert!(Relogin::from_param("2").is_err());
     assert!(Relogin::from_param("").is_err());
 }
+
+#[rocket::async_test]
+async fn an_explicit_logout_deletes_the_backup_and_its_cookie() {
+    let app = TestApp::new().await;
+    alice_expired_with_a_draft(&app).await;
+    let backup = app.client.cookies().get(BACKUP_COOKIE).cloned();
+    app.login("alice").await;
+    app.get("/logout").await;
+    assert!(
+        app.client.cookies().get(BACKUP_COOKIE).is_none(),
+        "backup cookie cleared at logout"
+    );
+    app.login("alice").await;
+    assert_eq!(
+        relogin_message(&app, backup).await["restored"],
+        Value::from(false),
+        "nothing left to restore, even with the old cookie"
+    );
+    assert_eq!(draft(&app).await, "");
+}

@@ -141,11 +141,15 @@ async fn logout(
 ) -> Result<Json<Value>, Custom<Json<Value>>> {
     match session.logout().await {
         Ok(()) => Ok(Json(json!({ "logged_out": true }))),
-        Err(e) => Err(refusal(
-            Status::ServiceUnavailable,
-            "store_unavailable",
-            e.to_string(),
-        )),
+        Err(e) => {
+            // The store's own words stay in the log, not in the answer.
+            rocket::warn!("session security: logout failed: {e}");
+            Err(refusal(
+                Status::ServiceUnavailable,
+                "store_unavailable",
+                "The session store is unavailable; try again shortly.".to_owned(),
+            ))
+        }
     }
 }
 

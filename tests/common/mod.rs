@@ -130,6 +130,18 @@ fn set(key: &str, value: &str, session: Session<'_>) -> &'static str {
     "set"
 }
 
+/// Like `/set`, but answers the error: 413 for data over the limit.
+#[get("/try-set/<key>/<value>")]
+fn try_set(key: &str, value: &str, session: Session<'_>) -> (Status, String) {
+    match session.insert(key, value) {
+        Ok(()) => (Status::Ok, "set".into()),
+        Err(e @ rocket_session_security::Error::DataTooLarge { .. }) => {
+            (Status::PayloadTooLarge, e.to_string())
+        }
+        Err(e) => (Status::InternalServerError, e.to_string()),
+    }
+}
+
 #[get("/get/<key>")]
 fn get_value(key: &str, session: Session<'_>) -> String {
     session.get::<String>(key).unwrap_or_default()
@@ -196,6 +208,7 @@ pub fn app_with(figment: Figment, fairing: SessionSecurity) -> Rocket<Build> {
                 passive_route,
                 passive_path,
                 set,
+                try_set,
                 get_value,
                 csrf,
                 page,
