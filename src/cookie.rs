@@ -19,7 +19,9 @@ pub(crate) enum CookieChange {
     Clear,
 }
 
-/// Holds the session token.
+/// Holds the session token. Every cookie name here is the base name: with
+/// `cookie_secure` (the default) the browser gets it with the `__Host-`
+/// prefix, e.g. `__Host-session_security`.
 pub const SESSION_COOKIE: &str = "session_security";
 /// Names the relogin backup of a session that expired in this browser.
 pub const BACKUP_COOKIE: &str = "session_security_backup";
@@ -32,13 +34,28 @@ pub const USER_COOKIE: &str = "session_security_user";
 /// The [`USER_COOKIE`] value after an explicit sign-out.
 pub const SIGNED_OUT: &str = "signed-out";
 
+/// The name a cookie goes by: with `cookie_secure`, the `__Host-` form,
+/// which browsers accept only from this host, over HTTPS, for path `/`.
+/// A sibling subdomain can then neither plant a session cookie of ours nor
+/// have our removal answer delete the real one; a plain-named cookie it
+/// plants is not even read.
+pub(crate) fn named(base: &'static str, config: &Config) -> &'static str {
+    match (config.cookie_secure, base) {
+        (false, _) => base,
+        (true, SESSION_COOKIE) => "__Host-session_security",
+        (true, BACKUP_COOKIE) => "__Host-session_security_backup",
+        (true, USER_COOKIE) => "__Host-session_security_user",
+        (true, other) => other,
+    }
+}
+
 fn build(
     name: &'static str,
     value: String,
     same_site: SameSite,
     config: &Config,
 ) -> Cookie<'static> {
-    Cookie::build((name, value))
+    Cookie::build((named(name, config), value))
         .path("/")
         .http_only(true)
         .same_site(same_site)

@@ -248,7 +248,7 @@ impl Fairing for SessionSecurity {
         };
         let backup_id = request
             .cookies()
-            .get(BACKUP_COOKIE)
+            .get(cookie::named(BACKUP_COOKIE, &shared.config))
             .map(|c| c.value().to_owned());
         request.local_cache(|| RequestSession::new(shared, now, locale, backup_id, state));
     }
@@ -275,25 +275,12 @@ impl Fairing for SessionSecurity {
             return;
         }
         let state = session.lock();
-        match state.session_cookie() {
-            CookieChange::Set(token) => {
-                response.adjoin_header(cookie::session(token.clone(), config))
-            }
-            CookieChange::Clear => response.adjoin_header(cookie::removal(SESSION_COOKIE, config)),
-            CookieChange::Keep => {}
+        let path = request.uri().path();
+        if path.starts_with(paths::ASSETS_PATH) {
+            // Cacheable for a year: no cookie may ride along.
+            return;
         }
-        match state.backup_cookie() {
-            CookieChange::Set(id) => response.adjoin_header(cookie::backup(id.clone(), config)),
-            CookieChange::Clear => response.adjoin_header(cookie::removal(BACKUP_COOKIE, config)),
-            CookieChange::Keep => {}
-        }
-        let tag = state.user_id().map(|id| shared.user_tag(id));
-        let sent = request.cookies().get(USER_COOKIE).map(|c| c.value());
-        match cookie::user_change(sent, tag, state.signed_out()) {
-            CookieChange::Set(value) => response.adjoin_header(cookie::user(value, config)),
-            CookieChange::Clear => response.adjoin_header(cookie::removal(USER_COOKIE, config)),
-            CookieChange::Keep => {}
-        }
+        write_cookies(shared, request, &state, response);
         if is_login_page(config, request.uri().path().as_str()) {
             // The relogin dialog frames the login page: our origin only.
             response.set_raw_header("X-Frame-Options", "SAMEORIGIN");
@@ -301,8 +288,10 @@ impl Fairing for SessionSecurity {
                 response.set_raw_header("Content-Security-Policy", "frame-ancestors 'self'");
             }
         }
+        // Nothing personal may be kept by a cache: a signed-in page, a
+        // response that sets a cookie, a form that holds a CSRF token.
         let authenticated = session.was_authenticated || state.user_id().is_some();
-        if authenticated && !request.uri().path().starts_with(paths::ASSETS_PATH) {
+        if authenticated || state.csrf_issued() || response.headers().contains("Set-Cookie") {
             response.set_raw_header("Cache-Control", "no-store");
         }
     }
@@ -312,7 +301,9 @@ impl Fairing for SessionSecurity {
 /// is merged by the ping route, after this; ordinary activity is recorded
 /// after routing, in `persist`, where the route (and so its name) is known.
 async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<SessionState, Error> {
-    let cookie = request.cookies().get(SESSION_COOKIE);
+    let cookie = request
+        .cookies()
+        .get(cookie::named(SESSION_COOKIE, &shared.config));
     let Some(token) = cookie.map(|c| c.value()).filter(|t| secret::well_formed(t)) else {
         return Ok(SessionState::default());
     };
@@ -344,6 +335,33 @@ async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<Se
     }
 }
 
+/// The crate's cookies as this response leaves them.
+fn write_cookies(
+    shared: &Shared,
+    request: &Request<'_>,
+    state: &SessionState,
+    response: &mut Response<'_>,
+) {
+    let config = &shared.config;
+    match state.session_cookie() {
+        CookieChange::Set(token) => response.adjoin_header(cookie::session(token.clone(), config)),
+        CookieChange::Clear => response.adjoin_header(cookie::removal(SESSION_COOKIE, config)),
+        CookieChange::Keep => {}
+    }
+    match state.backup_cookie() {
+        CookieChange::Set(id) => response.adjoin_header(cookie::backup(id.clone(), config)),
+        CookieChange::Clear => response.adjoin_header(cookie::removal(BACKUP_COOKIE, config)),
+        CookieChange::Keep => {}
+    }
+    let tag = state.user_id().map(|id| shared.user_tag(id));
+    let sent = request.cookies().get(cookie::named(USER_COOKIE, config));
+    match cookie::user_change(sent.map(|c| c.value()), tag, state.signed_out()) {
+        CookieChange::Set(value) => response.adjoin_header(cookie::user(value, config)),
+        CookieChange::Clear => response.adjoin_header(cookie::removal(USER_COOKIE, config)),
+        CookieChange::Keep => {}
+    }
+}
+
 /// Saves what the handler changed and records activity unless passive.
 async fn persist(
     shared: &Shared,
@@ -361,7 +379,7 @@ async fn persist(
     let Some(hash) = writes.token_hash else {
         return Ok(());
     };
-    let stamp = match writes.activity_refused {
+    let stamp = match writes.activity_refused || is_cross_origin(request) {
         true => None,
         false if is_passive(&shared.config, request) => writes.stamp,
         false => Some(session.now),
@@ -406,11 +424,22 @@ fn is_login_page(config: &Config, path: &str) -> bool {
         })
 }
 
+/// A request another site's page made that is not a navigation: a script
+/// or an image of a sibling subdomain (whose requests carry `SameSite=Lax`
+/// cookies) must not keep a session alive. Browsers without Fetch
+/// Metadata send neither header, and count as before.
+fn is_cross_origin(request: &Request<'_>) -> bool {
+    let headers = request.headers();
+    let site = headers.get_one("Sec-Fetch-Site");
+    let navigation = headers.get_one("Sec-Fetch-Mode") == Some("navigate");
+    !matches!(site, None | Some("same-origin") | Some("none")) && !navigation
+}
+
 /// Passive requests never count as activity: configured paths and route
-/// names, and the crate's own routes except `keepalive`.
+/// names, and the crate's own routes (the keepalive records its own
+/// activity, once it knows the page's user).
 fn is_passive(config: &Config, request: &Request<'_>) -> bool {
     let path = request.uri().path();
-    // The keepalive records its own activity, once it knows the page's user.
     let own = path.starts_with(BASE);
     let route_name = request.route().and_then(|r| r.name.as_deref());
     own || config.passive_paths.iter().any(|p| p == path.as_str())

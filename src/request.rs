@@ -46,6 +46,8 @@ pub(crate) struct SessionState {
     expired: bool,
     /// The user signed out in this request (not an expiry).
     signed_out: bool,
+    /// The handler asked for the CSRF token: the response holds a secret.
+    csrf_issued: bool,
     /// A CSRF check failed: a forged request must not extend the session.
     activity_refused: bool,
     /// Activity to record even on a passive route (keepalive, idleFor).
@@ -206,6 +208,16 @@ impl SessionState {
     /// session, and the browser's cookie is dropped.
     pub fn lost(&mut self) {
         *self = SessionState::unknown_cookie();
+    }
+
+    /// The response carries the CSRF token (a form, a page's config).
+    pub fn issue_csrf(&mut self) {
+        self.csrf_issued = true;
+    }
+
+    /// Whether the response carries the CSRF token.
+    pub fn csrf_issued(&self) -> bool {
+        self.csrf_issued
     }
 
     /// Whether the user signed out in this request.

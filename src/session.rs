@@ -87,6 +87,7 @@ impl<'r> Session<'r> {
     pub fn csrf_token(&self) -> String {
         let mut state = self.request.lock();
         self.ensure_record(&mut state);
+        state.issue_csrf();
         state
             .record()
             .map(|r| r.csrf_token.clone())

@@ -91,7 +91,7 @@ impl Dialogs {
                     "reloginUrl": config.relogin_url,
                     "csrfToken": record.csrf_token,
                     "userTag": record.user_id.as_deref().map(|id| shared.user_tag(id)),
-                    "userCookie": crate::cookie::USER_COOKIE,
+                    "userCookie": crate::cookie::named(crate::cookie::USER_COOKIE, config),
                     "loginUrl": config.login_url,
                     "csrfField": CSRF_FIELD,
                     "csrfHeader": CSRF_HEADER,

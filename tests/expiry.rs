@@ -202,13 +202,13 @@ async fn session_cookie_flags() {
     let set_cookie: Vec<_> = response.headers().get("Set-Cookie").collect();
     let ours = set_cookie
         .iter()
-        .find(|c| c.starts_with("session_security="))
-        .expect("session cookie set");
+        .find(|c| c.starts_with("__Host-session_security="))
+        .expect("session cookie set, __Host- prefixed");
     for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
         assert!(ours.contains(flag), "{flag} missing in {ours}");
     }
     let value = ours
-        .trim_start_matches("session_security=")
+        .trim_start_matches("__Host-session_security=")
         .split(';')
         .next()
         .unwrap_or("");

@@ -155,8 +155,8 @@ async fn backup_cookie_flags() {
     let cookies: Vec<_> = response.headers().get("Set-Cookie").collect();
     let backup = cookies
         .iter()
-        .find(|c| c.starts_with("session_security_backup="))
-        .expect("backup cookie");
+        .find(|c| c.starts_with("__Host-session_security_backup="))
+        .expect("backup cookie, __Host- prefixed");
     for flag in [
         "HttpOnly",
         "SameSite=Strict",
