@@ -191,4 +191,46 @@ mod tests {
             assert_eq!(parse_idle_for(huge), Err(IdleForError::TooLarge), "{huge}");
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Digits only, at most MAX_SECONDS: exactly what parses.
+            #[test]
+            fn idle_for_accepts_exactly_whole_seconds(raw in any::<String>()) {
+                let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
+                let value = raw.parse::<u128>().ok();
+                match parse_idle_for(&raw) {
+                    Ok(n) => {
+                        prop_assert!(digits);
+                        prop_assert_eq!(Some(u128::from(n)), value);
+                        prop_assert!(n <= MAX_SECONDS);
+                    }
+                    Err(_) => prop_assert!(
+                        !digits || value.map_or(true, |v| v > u128::from(MAX_SECONDS))
+                    ),
+                }
+            }
+
+            /// Every number the browser may send round-trips.
+            #[test]
+            fn idle_for_reads_every_allowed_number(n in 0..=MAX_SECONDS) {
+                prop_assert_eq!(parse_idle_for(&n.to_string()).ok(), Some(n));
+            }
+
+            /// The merge only ever moves activity towards now, never past it.
+            #[test]
+            fn merge_never_moves_backwards_nor_past_now(
+                last in 0i64..2_000_000_000,
+                ahead in 0i64..1_000_000,
+                idle_for in 0..=MAX_SECONDS,
+            ) {
+                let now = last + ahead;
+                let merged = merge_idle_for(last, now, idle_for);
+                prop_assert!(merged >= last && merged <= now);
+            }
+        }
+    }
 }
