@@ -268,6 +268,7 @@
 //! | `relogin` | the backup at expiry and the restore after a relogin |
 //! | `routes/` | every handler the fairing mounts, and the catchers |
 //! | `unavailable`, `background` | the 503 answer; flush, purge and peers |
+//! | `inject` | the dialogs put into every signed-in HTML page |
 //! | `fairing` | wiring at launch, and the rules applied to each request |
 
 #![forbid(unsafe_code)]
@@ -283,6 +284,7 @@ mod error;
 mod fairing;
 mod guard;
 mod i18n;
+mod inject;
 mod paths;
 mod relogin;
 mod request;
@@ -297,7 +299,7 @@ mod unavailable;
 pub use activity::Timing;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use cookie::{BACKUP_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
+pub use cookie::{BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
 pub use error::{ConfigError, Error};
 pub use fairing::SessionSecurity;
 pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError};

@@ -24,7 +24,7 @@ async fn active_id(browser: &Browser) -> String {
 }
 
 #[rocket::async_test]
-async fn the_warning_takes_focus_traps_it_and_gives_it_back() {
+async fn the_warning_takes_focus_keeps_it_from_the_page_and_gives_it_back() {
     if !browser::available() {
         return;
     }
@@ -38,14 +38,31 @@ async fn the_warning_takes_focus_traps_it_and_gives_it_back() {
     let shown = browser.shown_within("session_security_warning", 8).await;
     assert!(shown);
     assert_eq!(active_id(&browser).await, "session_security_stay");
-    for _ in 0..3 {
+    // A native modal dialog: Tab goes round its buttons and the browser's
+    // own UI (the document loses focus), never to the page behind it.
+    let mut rounds = Vec::new();
+    for _ in 0..4 {
         let focused = browser.client.active_element().await.expect("focus");
         focused.send_keys("\u{e004}").await.expect("Tab"); // WebDriver's Tab key
-        let inside = browser
-            .js("return !!document.activeElement.closest('#session_security_warning');")
+        let place = browser
+            .js("const a = document.activeElement; \
+                 return a && a.closest('#session_security_warning') ? a.id \
+                 : document.hasFocus() ? 'page: ' + (a && (a.id || a.tagName)) : 'browser';")
             .await;
-        assert_eq!(inside, true, "Tab left the dialog");
+        rounds.push(place.as_str().unwrap_or_default().to_owned());
     }
+    assert!(
+        rounds.iter().all(|place| !place.starts_with("page")),
+        "Tab reached the page behind the dialog: {rounds:?}"
+    );
+    assert!(
+        rounds
+            .iter()
+            .filter(|place| *place == "session_security_stay")
+            .count()
+            >= 1,
+        "Tab came back into the dialog: {rounds:?}"
+    );
     browser.click("#session_security_stay").await;
     let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(hidden, "Stay signed in hides the warning");
@@ -209,8 +226,21 @@ async fn the_relogin_dialog_ignores_other_windows_and_stops_pinging() {
         browser.shown("session_security_relogin").await,
         "a forged message closed it"
     );
-    assert_eq!(browser.value("input[name=csrf_token]").await, old_token);
+    assert!(
+        browser.content_locked().await,
+        "a forged message unlocked it"
+    );
     assert_eq!(served.pings(), pings, "pings while the dialog is up");
+    // The real relogin puts the page back with the server's new token in
+    // every field: neither the old one nor the forged one.
+    browser.relogin("alice").await;
+    let closed = browser.hidden_within("session_security_relogin", 5).await;
+    assert!(closed, "the real relogin closed the dialog");
+    let token = browser.value("input[name=csrf_token]").await;
+    assert!(
+        token != old_token && token != "forged" && !token.is_empty(),
+        "{token}"
+    );
     browser.finish().await;
 }
 

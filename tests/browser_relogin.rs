@@ -39,13 +39,13 @@ async fn same_user_relogin_keeps_every_unsaved_input() {
             .await
     );
     assert!(
-        browser.content_hidden().await,
-        "the page is hidden and inert"
+        browser.content_locked().await,
+        "the page is out of the document"
     );
     browser.relogin("alice").await;
     let closed = browser.hidden_within("session_security_relogin", 5).await;
     assert!(closed, "dialog closed after the same user logged in");
-    assert!(!browser.content_hidden().await);
+    assert!(!browser.content_locked().await);
 
     assert_eq!(browser.value("#title").await, "Quarterly review");
     assert_eq!(browser.value("#notes").await, LONG_NOTE);

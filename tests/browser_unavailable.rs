@@ -167,7 +167,7 @@ async fn assert_page_kept(browser: &Browser, url: &str, typed: &str, when: &str)
         "relogin dialog opened for an unavailable store ({when})"
     );
     assert_eq!(browser.url().await, url, "the page was left ({when})");
-    assert!(!browser.content_hidden().await, "content hidden ({when})");
+    assert!(!browser.content_locked().await, "content locked ({when})");
     assert_eq!(browser.value("#title").await, typed, "typed input ({when})");
     assert_eq!(
         browser.js("return window.__errors;").await,

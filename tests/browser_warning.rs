@@ -270,8 +270,8 @@ async fn strict_csp_page_works_without_errors_or_violations() {
             .await
     );
     assert!(
-        browser.content_hidden().await,
-        "page hidden and inert behind the dialog"
+        browser.content_locked().await,
+        "the page is out of the document behind the dialog"
     );
     assert_eq!(
         browser.js("return window.__errors;").await,

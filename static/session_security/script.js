@@ -1,1317 +1,666 @@
-/*!
+/*
  * rocket_session_security: the browser half.
  *
- * Warns before an idle session expires, keeps every tab of the browser in
- * agreement on when the user was last active, and offers an in-place relogin
- * once the server has ended the session. No dependencies, no build step, no
- * inline script needed: the configuration is read from
+ * Warns before an idle session expires, keeps every tab of one user in
+ * agreement on when that user was last active, and locks the page once the
+ * server has ended the session: the page's content leaves the document until
+ * the same user logs in again in the relogin dialog. No dependencies and no
+ * inline script: the configuration is read from
  * <script type="application/json" id="session_security_config">.
  *
- * The server is the referee: the warning only opens and the page only expires
- * on the answer of GET pingUrl?idleFor=N. A server that cannot answer (503
- * while its session store is down, or no answer at all) is unavailable, not
- * a logout: the page stays as it is and the client retries until it answers.
+ * The server is the referee: the warning opens and the page locks only on the
+ * answer of GET pingUrl?idleFor=N&tag=T. A 503 or no answer is "unavailable",
+ * never a logout: the page stays and the client retries with backoff.
+ *
+ * The crate serves this file minified (comments and whitespace removed, names
+ * kept): hence compact code, semicolons everywhere and no regex literals.
  */
-(function () {
+(() => {
   "use strict";
+  const D = document;
+  const W = window;
 
-  // One client per page, whatever number of times the script is loaded; and
-  // none inside a frame of a page that already runs one (the relogin iframe).
-  if (window.sessionSecurity) return;
+  // One client per page, and none in a frame of a page that runs one (the
+  // relogin frame).
+  if (W.sessionSecurity) return;
   try {
-    if (window.parent !== window && window.parent.sessionSecurity) return;
+    if (parent != W && parent.sessionSecurity) return;
   } catch (e) {
     // A cross-origin parent: this page runs its own client.
   }
 
-  const CHANNEL_NAME = "session_security";
-  /** localStorage key of tab messages when BroadcastChannel is missing. */
-  const MESSAGE_KEY = "session_security";
-  /** localStorage key of the latest ping answer, shared by every tab. */
-  const PONG_KEY = "session_security_pong";
-  /** localStorage key of the ping lease when Web Locks are missing. */
-  const LEASE_KEY = "session_security_lease";
-  const LOCK_NAME = "session_security_ping";
-  const RELOGIN_MESSAGE = "session_security:relogin";
+  const NAME = "session_security";
+  // Client states, the live ones first: `state < EXPIRED` is "live".
+  const ACTIVE = 0;
+  const WARNED = 1; // the server confirmed an idle time past warnAfter
+  const UNAVAILABLE = 2; // the latest exchange failed (503, no answer)
+  const EXPIRED = 3; // locked behind the relogin dialog
+  const STOPPED = 4;
+  const RECENT = 2000; // an answer this recent does for "ask at once"
+  const TOLERANCE = 1500; // the server counts whole seconds
+  const TIMEOUT = 10000; // per request, its body included
+  const HOLD = 2000; // a submit this close to expiry waits for the server's word
+  const RETRY = [2000, 5000, 10000, 30000]; // backoff while unavailable
+  const CAPTURE = { capture: true };
 
-  const MAX_TIMEOUT_MS = 2147483647; // setTimeout overflows past 2^31-1 ms
-  const THROTTLE_MS = 1000;
-  const HEARTBEAT_MS = 1000;
-  const SLEEP_GAP_MS = 5000; // a heartbeat this late means the machine slept
-  const RECENT_MS = 2000; // a ping this recent answers "ping at once" requests
-  const STAMP_TOLERANCE_MS = 1500; // the server counts whole seconds
-  const FETCH_TIMEOUT_MS = 10000;
-  const LEASE_MS = FETCH_TIMEOUT_MS + 2000;
-  const PEER_WAIT_MS = 3000; // then ask again, in case the pinging tab died
-  const LOCK_LINGER_MS = 100; // lets the answer reach other tabs before the lock frees
-  const EXPIRE_SLACK_MS = 500; // ask just after, not just before, the server's expiry
-  // Unavailable (503 or no answer): retry after these delays, or after the
-  // server's Retry-After kept within the same range.
-  const RETRY_MS = [2000, 5000, 10000, 30000];
-  const HOLD_MARGIN_MS = 2000; // submits this close to expiry wait for the server's word
-  const ANNOUNCE_AT = [60, 30, 10];
-  const NAVIGATION_KEYS = new Set([
-    "Tab", "Shift", "Control", "Alt", "AltGraph", "Meta", "CapsLock",
-    "Escape", "Enter", " ", "Unidentified",
-  ]);
-  const ACTIVITY_EVENTS = [
-    "pointerdown", "pointermove", "keydown", "wheel", "touchstart", "touchmove", "scroll",
-  ];
-  const LISTEN = { passive: true, capture: true };
-
-  const ACTIVE = "active";
-  const EXPIRED = "expired";
-  const STOPPED = "stopped";
-
-  const DEFAULT_STRINGS = {
-    counter: { one: "{n} second left", other: "{n} seconds left" },
-    unsaved: "You have unsaved changes in a form of this page.",
-    announce: "Your session will expire in {n} seconds.",
-    unavailable: "The connection to the server is lost. Retrying…",
-  };
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start, { once: true });
-  } else {
-    start();
-  }
-
-  function start() {
-    if (window.sessionSecurity) return;
-    const configElement = document.getElementById("session_security_config");
-    if (!configElement) return;
-    let config;
+  const $ = (id) => D.getElementById(NAME + "_" + id);
+  const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+  /** `f(localStorage)`, or null where storage (or the JSON in it) fails. */
+  const store = (f) => {
     try {
-      config = JSON.parse(configElement.textContent || "");
-    } catch (e) {
-      console.error("session_security: unreadable configuration", e);
-      return;
-    }
-    const problem = invalidConfig(config);
-    if (problem) {
-      console.error("session_security: " + problem);
-      return;
-    }
-    window.sessionSecurity = createClient(config);
-  }
-
-  function invalidConfig(config) {
-    if (!config || typeof config !== "object") return "configuration is not an object";
-    for (const key of ["pingUrl", "keepaliveUrl", "logoutUrl"]) {
-      if (typeof config[key] !== "string" || !config[key]) return key + " must be a URL";
-    }
-    const positive = (value) => typeof value === "number" && isFinite(value) && value > 0;
-    if (!positive(config.warnAfter)) return "warnAfter must be a positive number";
-    if (!positive(config.expireAfter)) return "expireAfter must be a positive number";
-    if (config.warnAfter >= config.expireAfter) return "warnAfter must be less than expireAfter";
-    return null;
-  }
-
-  function createClient(config) {
-    const strings = Object.assign({}, DEFAULT_STRINGS, config.strings || {});
-    const warnMs = config.warnAfter * 1000;
-    const expireMs = config.expireAfter * 1000;
-    const relogin = config.relogin === true && typeof config.reloginUrl === "string";
-    const csrfField = typeof config.csrfField === "string" ? config.csrfField : "csrf_token";
-    const csrfHeader = typeof config.csrfHeader === "string" ? config.csrfHeader : "X-CSRF-Token";
-    const lang = String(config.lang || document.documentElement.lang || "en").replace(/_/g, "-");
-    const tabId = Date.now().toString(36) + Math.random().toString(36).slice(2);
-
-    const ui = {
-      warning: byId("session_security_warning"),
-      counter: byId("session_security_counter"),
-      stay: byId("session_security_stay"),
-      logout: byId("session_security_logout"),
-      announce: byId("session_security_announce"),
-      relogin: byId("session_security_relogin"),
-      frame: byId("session_security_relogin_frame"),
-      other: byId("session_security_relogin_other"),
-    };
-    ui.unavailable = unavailableLine();
-    // The dialogs must be children of <body> so that hiding the page for the
-    // relogin ("body > :not(.session_security)") never hides them too.
-    for (const element of [ui.warning, ui.announce, ui.relogin]) {
-      if (element && document.body && element.parentElement !== document.body) {
-        document.body.appendChild(element);
-      }
-    }
-
-    let state = ACTIVE;
-    let leaving = false; // navigation of our own: no unsaved-changes prompt
-    const startedAt = Date.now();
-    const renderIdle = typeof config.idle === "number" && config.idle > 0 ? config.idle : 0;
-    /** Last activity in any tab (epoch ms). */
-    let lastActivity = startedAt - renderIdle * 1000;
-    /** The server's last activity as of its latest answer (epoch ms). */
-    let serverStamp = lastActivity;
-    /** The server's idle at that answer; -1 until a ping has answered. */
-    let confirmedIdleMs = -1;
-    let confirmedAt = 0;
-    let lastHandled = 0; // throttle of activity events
-    let pendingActivity = 0; // activity seen past expiry, waiting for the server's word
-    let failures = 0; // unavailable answers in a row
-    let lastFailureAt = 0;
-    let retryAfterMs = 0; // the latest failure's Retry-After (clamped), else 0
-    let pinging = false; // this tab has a ping in flight
-    let staying = false; // this tab has a keepalive in flight
-    let loggingOut = false;
-    let latestPong = null;
-    let pongFloor = startedAt; // answers older than this page (or its relogin) are stale
-    let timer = 0;
-    let peerTimer = 0;
-    let countdownTimer = 0;
-    let warningShown = false;
-    let announced = new Set();
-    let focusBeforeWarning = null;
-    let focusBeforeRelogin = null;
-    let inerted = [];
-    let heldForms = [];
-    const releasing = new WeakSet();
-    const dirtyForms = new Set();
-    let unloadGuarded = false;
-    let lastBeat = Date.now();
-    let wasVisible = document.visibilityState === "visible";
-
-    let plural = null;
-    let numbers = null;
-    try {
-      plural = new Intl.PluralRules(lang);
-      numbers = new Intl.NumberFormat(lang);
-    } catch (e) {
-      plural = null;
-    }
-
-    let channel = null;
-    if (typeof BroadcastChannel === "function") {
-      try {
-        channel = new BroadcastChannel(CHANNEL_NAME);
-        channel.onmessage = (event) => onTabMessage(event.data);
-      } catch (e) {
-        channel = null;
-      }
-    }
-
-    // Listeners -----------------------------------------------------------
-
-    for (const type of ACTIVITY_EVENTS) window.addEventListener(type, onActivityEvent, LISTEN);
-    document.addEventListener("keydown", onDialogKeydown, true);
-    document.addEventListener("focusin", onFocusIn, true);
-    document.addEventListener("visibilitychange", onVisibilityChange);
-    document.addEventListener("input", onFieldChange, true);
-    document.addEventListener("change", onFieldChange, true);
-    document.addEventListener("reset", onReset, true);
-    window.addEventListener("submit", onSubmit, true);
-    window.addEventListener("pageshow", onPageShow);
-    window.addEventListener("message", onWindowMessage);
-    window.addEventListener("online", onOnline);
-    if (!channel) window.addEventListener("storage", onStorage);
-    if (ui.stay) ui.stay.addEventListener("click", onStayClick);
-    if (ui.logout) ui.logout.addEventListener("click", onLogoutClick);
-    if (ui.other) ui.other.addEventListener("click", onOtherUserClick);
-    const heartbeat = setInterval(onHeartbeat, HEARTBEAT_MS);
-
-    // This page load was a request the server counted (or judged passive):
-    // other tabs adopt the time it reports.
-    broadcast({ type: "activity", at: lastActivity, serverStamp: serverStamp });
-    apply();
-
-    return Object.freeze({
-      /** Records user activity now, as a click or a key press would, and shares it with every tab. */
-      activity() {
-        recordActivity(Date.now());
-      },
-      /** Asks the server at once how long the session has been idle; resolves when the answer is applied. */
-      ping() {
-        return requestPing(Date.now());
-      },
-      /** Stops every timer, listener and tab message of this page; the page stays as it is. */
-      stop() {
-        stop();
-      },
-    });
-
-    // Timing --------------------------------------------------------------
-
-    /**
-     * Shows or hides the warning from the shared state and schedules the
-     * next ping. Every tab computes the same times from the same state, so
-     * their pings coincide and the election below keeps only one.
-     */
-    function apply() {
-      clearTimeout(timer);
-      timer = 0;
-      if (state !== ACTIVE) return;
-      const now = Date.now();
-      const idle = now - lastActivity;
-      const failing = failures > 0;
-      const soonest = failing ? Math.max(now, lastFailureAt + retryDelay()) : now;
-      const confirmedFor = (limitMs) =>
-        confirmedIdleMs >= limitMs && serverStamp >= lastActivity - STAMP_TOLERANCE_MS;
-      let due;
-      let fireAt;
-      let wakeAt = Infinity; // an earlier look without asking (see below)
-
-      if (idle >= expireMs) {
-        // Only the server's answer may end the session: unavailable, however
-        // long, the page stays as it is, warned, and keeps asking.
-        if (failing || warningShown) showWarning();
-        due = lastActivity + expireMs;
-        // The server still counted it alive (rounding): ask again shortly.
-        if (confirmedFor(expireMs)) due = Math.max(due, confirmedAt + 1000);
-        fireAt = Math.max(due, soonest);
-      } else if (idle >= warnMs) {
-        if (confirmedFor(warnMs)) {
-          showWarning();
-          due = lastActivity + expireMs + EXPIRE_SLACK_MS;
-          fireAt = Math.max(due, soonest);
-        } else {
-          // Not confirmed yet: ask first, no flicker when another tab was active.
-          if (failing) showWarning();
-          due = lastActivity + warnMs;
-          fireAt = Math.max(due, soonest);
-        }
-      } else {
-        hideWarning(true);
-        due = lastActivity + warnMs;
-        // Unavailable: warn on time, but ask again only once the retry
-        // delay (the server's Retry-After) has passed.
-        fireAt = Math.max(due, soonest);
-        if (fireAt > due) wakeAt = due;
-      }
-
-      // Activity the server has not heard of must reach it before the
-      // server's own warning point, or it would expire an active user.
-      if (lastActivity > serverStamp + STAMP_TOLERANCE_MS) {
-        const reportAt = Math.max(serverStamp + warnMs, soonest);
-        if (reportAt < fireAt) {
-          due = lastActivity;
-          fireAt = reportAt;
-        }
-      }
-      renderUnavailable();
-      schedule(due, fireAt, wakeAt);
-    }
-
-    /** Pings for `due` at `fireAt`; only re-applies the state at an earlier `wakeAt`. */
-    function schedule(due, fireAt, wakeAt) {
-      const at = Math.min(fireAt, wakeAt);
-      const delay = Math.min(Math.max(at - Date.now(), 0), MAX_TIMEOUT_MS);
-      timer = setTimeout(() => {
-        timer = 0;
-        // A wake-up, or a capped timer: not time to ask yet.
-        if (at < fireAt || Date.now() < fireAt - 1000) apply();
-        else requestPing(due);
-      }, delay);
-    }
-
-    function retryDelay() {
-      if (retryAfterMs) return retryAfterMs;
-      return RETRY_MS[Math.min(failures, RETRY_MS.length) - 1] || RETRY_MS[0];
-    }
-
-    /**
-     * The server's Retry-After (seconds, or an HTTP date) in ms, kept within
-     * the retry schedule's range: a server under strain may ask for patience,
-     * but neither a hammering nor a page left waiting for hours. 0 when absent.
-     */
-    function retryAfter(response) {
-      const value = response && typeof response.retryAfter === "string" ? response.retryAfter.trim() : "";
-      if (!value) return 0;
-      const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
-      if (!isFinite(ms)) return 0;
-      return clampRetry(ms);
-    }
-
-    function clampRetry(ms) {
-      return Math.min(Math.max(ms, RETRY_MS[0]), RETRY_MS[RETRY_MS.length - 1]);
-    }
-
-    // Pinging and the election of the one tab that pings -----------------
-
-    /**
-     * Gets the server's idle time as of `due` or later. An answer that any
-     * tab got after `due` is reused; otherwise one tab, elected by a lock,
-     * pings while the others wait for its broadcast answer.
-     */
-    function requestPing(due) {
-      if (state !== ACTIVE || pinging || staying) return Promise.resolve();
-      clearTimeout(peerTimer);
-      peerTimer = 0;
-      const known = knownPong();
-      if (covers(known, due)) {
-        takePong(known, false);
-        return Promise.resolve();
-      }
-      return withPingLock((owner) => {
-        if (state !== ACTIVE || pinging || staying) return undefined;
-        const answer = knownPong();
-        if (covers(answer, due)) {
-          takePong(answer, false);
-          return undefined;
-        }
-        if (!owner) {
-          // Another tab is pinging right now; its answer comes by message.
-          peerTimer = setTimeout(() => requestPing(due), PEER_WAIT_MS);
-          return undefined;
-        }
-        return ping().then(() => sleep(LOCK_LINGER_MS));
-      });
-    }
-
-    /**
-     * Whether another exchange's answer can stand for a ping due at `due`:
-     * asked late enough, and aware of this tab's latest activity (else the
-     * server never learns of it and would expire an active user).
-     */
-    function covers(pong, due) {
-      return !!pong && pong.started >= due &&
-        (pong.result === "logout" || pong.stamp >= lastActivity - STAMP_TOLERANCE_MS);
-    }
-
-    async function ping() {
-      pinging = true;
-      const started = Date.now();
-      // A wall clock that stepped back would make idleFor 0, "active now":
-      // then say nothing of idleness and let the server answer alone.
-      const idleFor = started >= lastActivity ? Math.floor((started - lastActivity) / 1000) : null;
-      const separator = config.pingUrl.indexOf("?") === -1 ? "?" : "&";
-      let result;
-      let retryMs = 0;
-      try {
-        const url = idleFor === null ? config.pingUrl : config.pingUrl + separator + "idleFor=" + idleFor;
-        const response = await request(url, {
-          method: "GET",
-          headers: { Accept: "application/json" },
-        });
-        retryMs = retryAfter(response);
-        // Only a 401 or the answer "logout" ends the session; a 503 (store
-        // down) or any other failure leaves `result` undefined: unavailable.
-        if (response.status === 401) {
-          result = "logout";
-        } else if (response.ok) {
-          const body = response.body;
-          if (body === "logout" || (typeof body === "number" && isFinite(body) && body >= 0)) {
-            result = body;
-          }
-        }
-      } catch (e) {
-        result = undefined; // no answer (network error, timeout): unavailable
-      } finally {
-        pinging = false;
-      }
-      finishExchange(result, started, retryMs);
-    }
-
-    /**
-     * Shares and applies the answer of a ping or keepalive; `undefined` is a
-     * failure (the server unavailable), retried after `retryMs` if set.
-     */
-    function finishExchange(result, started, retryMs) {
-      if (state === STOPPED) return;
-      const done = Date.now();
-      if (result === undefined) {
-        broadcast({ type: "pong", error: true, started: started, done: done, retryMs: retryMs || 0 });
-        noteFailure(done, retryMs);
-        return;
-      }
-      const pong = {
-        id: tabId + ":" + started,
-        started: started,
-        done: done,
-        result: result,
-        stamp: typeof result === "number" ? done - result * 1000 : null,
-      };
-      writeStorage(PONG_KEY, pong);
-      broadcast(Object.assign({ type: "pong" }, pong));
-      takePong(pong, true);
-    }
-
-    /** The server was unavailable: keep the page, retry later (never expire for it). */
-    function noteFailure(at, retryMs) {
-      if (state !== ACTIVE) return;
-      failures += 1;
-      lastFailureAt = at;
-      retryAfterMs = typeof retryMs === "number" && retryMs > 0 ? clampRetry(retryMs) : 0;
-      apply();
-    }
-
-    function takePong(pong, own) {
-      if (state !== ACTIVE) return;
-      if (pong.started < pongFloor) {
-        // Asked before this page or its relogin: it speaks of another session.
-        if (own) apply();
-        return;
-      }
-      if (!latestPong || pong.started >= latestPong.started) latestPong = pong;
-      clearTimeout(peerTimer);
-      peerTimer = 0;
-      if (pong.result === "logout") {
-        expire("timeout", own, pong.started);
-        return;
-      }
-      // An answer: the server is back, the normal cycle resumes.
-      failures = 0;
-      retryAfterMs = 0;
-      serverStamp = Math.max(serverStamp, pong.stamp);
-      confirmedIdleMs = pong.result * 1000;
-      confirmedAt = pong.done;
-      // Activity after the ping left is kept; the server learns it next time.
-      lastActivity = Math.max(lastActivity, pong.stamp);
-      if (pendingActivity) {
-        const at = pendingActivity;
-        pendingActivity = 0;
-        lastActivity = Math.max(lastActivity, at);
-        broadcast({ type: "activity", at: lastActivity });
-      }
-      const wasWarned = warningShown;
-      apply();
-      if (own && warningShown && !wasWarned) {
-        broadcast({ type: "warning", shown: true, at: lastActivity });
-      }
-      if (heldForms.length && Date.now() - lastActivity < expireMs - HOLD_MARGIN_MS) releaseHeldForms();
-    }
-
-    function knownPong() {
-      const stored = readStorage(PONG_KEY);
-      const valid = stored && typeof stored.started === "number" && typeof stored.done === "number" &&
-        (stored.result === "logout" || (typeof stored.result === "number" && typeof stored.stamp === "number"));
-      const best = valid && (!latestPong || stored.started > latestPong.started) ? stored : latestPong;
-      return best && best.started >= pongFloor ? best : null;
-    }
-
-    /** Runs `task(owner)` under the cross-tab ping lock; `owner` is false when another tab holds it. */
-    async function withPingLock(task, wait) {
-      const locks = navigator.locks;
-      if (locks && typeof locks.request === "function") {
-        let ran = false;
-        const guarded = (lock) => {
-          ran = true;
-          // Never hold the lock past a lease, whatever the task waits for.
-          const work = Promise.resolve()
-            .then(() => task(wait ? true : lock !== null))
-            .catch((e) => console.error("session_security:", e));
-          return Promise.race([work, sleep(LEASE_MS)]);
-        };
-        try {
-          return await locks.request(LOCK_NAME, wait ? {} : { ifAvailable: true }, guarded);
-        } catch (e) {
-          if (ran) return undefined; // Web Locks refused after the task: nothing to redo
-        }
-      }
-      return leaseLock(task, wait);
-    }
-
-    /** The lock without Web Locks: a short lease in localStorage, read back after a pause. */
-    async function leaseLock(task, wait) {
-      const now = Date.now();
-      const lease = readStorage(LEASE_KEY);
-      if (!wait && lease && lease.owner !== tabId && now - lease.at < LEASE_MS) return task(false);
-      if (!writeStorage(LEASE_KEY, { owner: tabId, at: now })) return task(true); // no storage: alone
-      if (!wait) {
-        await sleep(25 + Math.random() * 50);
-        const mine = readStorage(LEASE_KEY);
-        if (!mine || mine.owner !== tabId) return task(false);
-      }
-      try {
-        return await task(true);
-      } finally {
-        const mine = readStorage(LEASE_KEY);
-        if (mine && mine.owner === tabId) removeStorage(LEASE_KEY);
-      }
-    }
-
-    // Activity ------------------------------------------------------------
-
-    function onActivityEvent(event) {
-      if (state !== ACTIVE) return;
-      if (warningShown && !dismissesWarning(event)) return;
-      const now = Date.now();
-      if (now - lastHandled < THROTTLE_MS) return;
-      lastHandled = now;
-      recordActivity(now);
-    }
-
-    /**
-     * While warned, only a deliberate click, tap or key press extends the
-     * session: moving the pointer towards "Log out" must not dismiss it, and
-     * the dialog's own buttons and navigation keys do their own work.
-     */
-    function dismissesWarning(event) {
-      switch (event.type) {
-        case "pointerdown":
-        case "touchstart":
-          return !isDialogButton(event.target);
-        case "keydown":
-          return !NAVIGATION_KEYS.has(event.key);
-        default:
-          return false;
-      }
-    }
-
-    function isDialogButton(target) {
-      return !!target && ((ui.stay && ui.stay.contains(target)) || (ui.logout && ui.logout.contains(target)));
-    }
-
-    function recordActivity(now) {
-      if (state !== ACTIVE) return;
-      if (now - lastActivity >= expireMs) {
-        // Back from sleep past the expiry: the server decides first.
-        pendingActivity = Math.max(pendingActivity, now);
-        // Offline: keep to the retry schedule instead of a ping per keystroke.
-        if (!(failures && now < lastFailureAt + retryDelay())) requestPing(now);
-        return;
-      }
-      const wasWarned = warningShown;
-      lastActivity = Math.max(lastActivity, now);
-      broadcast({ type: "activity", at: lastActivity });
-      if (wasWarned) broadcast({ type: "warning", shown: false, at: lastActivity });
-      apply(); // hides the warning; unreported activity pings at once
-    }
-
-    function adoptActivity(at, stamp) {
-      const now = Date.now() + 5000; // another tab's clock is ours, give or take
-      let changed = false;
-      if (typeof at === "number" && at > lastActivity && at <= now) {
-        lastActivity = at;
-        changed = true;
-      }
-      if (typeof stamp === "number" && stamp > serverStamp && stamp <= now) {
-        serverStamp = stamp;
-        changed = true;
-      }
-      return changed;
-    }
-
-    // Stay / log out ------------------------------------------------------
-
-    function onStayClick(event) {
-      event.preventDefault();
-      stay();
-    }
-
-    /** "Stay signed in": keepalive counts as activity on the server. */
-    function stay() {
-      if (state !== ACTIVE || staying || loggingOut) return Promise.resolve();
-      const now = Date.now();
-      lastHandled = now;
-      if (now - lastActivity < expireMs) {
-        lastActivity = Math.max(lastActivity, now);
-      } else {
-        // Past the expiry only the server's answer says whether it still
-        // counts: unanswered (unavailable), the warning must come back.
-        pendingActivity = Math.max(pendingActivity, now);
-      }
-      staying = true; // no ping of this tab meanwhile: the keepalive tells the server
-      clearTimeout(timer);
-      timer = 0;
-      hideWarning(true);
-      // Hold the ping lock so other tabs wait for this answer instead of pinging.
-      return withPingLock(async () => {
-        if (state !== ACTIVE) {
-          staying = false;
-          return;
-        }
-        broadcast({ type: "activity", at: lastActivity });
-        broadcast({ type: "warning", shown: false, at: lastActivity });
-        const started = Date.now();
-        let result;
-        let retryMs = 0;
-        try {
-          const response = await request(config.keepaliveUrl, {
-            method: "POST",
-            headers: csrfHeaders(),
-          });
-          retryMs = retryAfter(response);
-          if (response.status === 401) {
-            result = "logout";
-          } else if (response.ok) {
-            const body = response.body;
-            if (body && body.authenticated === false) result = "logout";
-            else if (body && typeof body.idle === "number" && body.idle >= 0) result = body.idle;
-          }
-        } catch (e) {
-          result = undefined;
-        } finally {
-          staying = false;
-        }
-        finishExchange(result, started, retryMs);
-        await sleep(LOCK_LINGER_MS);
-      }, true);
-    }
-
-    function onLogoutClick(event) {
-      event.preventDefault();
-      logout();
-    }
-
-    /** "Log out": ends the session on the server, then leaves like an expiry without relogin. */
-    async function logout() {
-      if (state !== ACTIVE || loggingOut) return;
-      loggingOut = true; // a ping answering "logout" meanwhile is this logout
-      setButtonsDisabled(true);
-      let done = false;
-      try {
-        const response = await request(config.logoutUrl, {
-          method: "POST",
-          headers: csrfHeaders(),
-        });
-        done = response.ok || response.status === 401;
-      } catch (e) {
-        done = false;
-      }
-      setButtonsDisabled(false);
-      if (done) {
-        if (state === ACTIVE) expire("logout", true);
-        else broadcast({ type: "expired", reason: "logout" });
-        return;
-      }
-      loggingOut = false;
-      if (ui.logout && warningShown) ui.logout.focus();
-    }
-
-    function setButtonsDisabled(disabled) {
-      if (ui.stay) ui.stay.disabled = disabled;
-      if (ui.logout) ui.logout.disabled = disabled;
-    }
-
-    // Warning dialog ------------------------------------------------------
-
-    function showWarning() {
-      if (!warningShown) {
-        warningShown = true;
-        announced = new Set();
-        if (ui.counter) ui.counter.textContent = counterText(secondsLeft()); // before it shows
-        const active = document.activeElement;
-        focusBeforeWarning = active && active !== document.body ? active : null;
-        document.documentElement.classList.add("session_security_warned");
-        if (ui.warning) {
-          ui.warning.hidden = false;
-          const target = ui.stay || ui.warning.querySelector(".session_security_modal");
-          if (target && typeof target.focus === "function") target.focus({ preventScroll: true });
-        }
-      }
-      renderCountdown();
-    }
-
-    function hideWarning(restoreFocus) {
-      if (!warningShown) return;
-      warningShown = false;
-      clearTimeout(countdownTimer);
-      countdownTimer = 0;
-      document.documentElement.classList.remove("session_security_warned");
-      if (ui.warning) ui.warning.hidden = true;
-      if (ui.announce) ui.announce.textContent = "";
-      renderUnavailable();
-      const back = focusBeforeWarning;
-      focusBeforeWarning = null;
-      if (!restoreFocus) return;
-      // After the pointer's own focus change (a click on the overlay).
-      setTimeout(() => {
-        const active = document.activeElement;
-        const lost = !active || active === document.body || (ui.warning && ui.warning.contains(active));
-        if (lost && back && back.isConnected && typeof back.focus === "function") {
-          back.focus({ preventScroll: true });
-        }
-      }, 0);
-    }
-
-    function secondsLeft() {
-      return Math.max(0, Math.ceil((lastActivity + expireMs - Date.now()) / 1000));
-    }
-
-    function renderCountdown() {
-      clearTimeout(countdownTimer);
-      countdownTimer = 0;
-      if (!warningShown) return;
-      const left = secondsLeft();
-      if (ui.counter) ui.counter.textContent = counterText(left);
-      if (announced.size === 0) {
-        announce(left);
-        announced.add("start");
-        for (const mark of ANNOUNCE_AT) if (mark >= left) announced.add(mark);
-      } else {
-        for (const mark of ANNOUNCE_AT) {
-          if (left <= mark && !announced.has(mark)) {
-            announce(left);
-            for (const done of ANNOUNCE_AT) if (done >= left) announced.add(done);
-            break;
-          }
-        }
-      }
-      // Tick on the second boundaries of the real time left.
-      const msLeft = lastActivity + expireMs - Date.now();
-      const nextTick = msLeft > 0 ? (msLeft % 1000 || 1000) + 20 : 1000;
-      countdownTimer = setTimeout(renderCountdown, nextTick);
-    }
-
-    function counterText(n) {
-      const forms = strings.counter;
-      let text;
-      if (typeof forms === "string") {
-        text = forms;
-      } else {
-        let category = "other";
-        try {
-          if (plural) category = plural.select(n);
-        } catch (e) {
-          category = "other";
-        }
-        text = (forms && (forms[category] || forms.other)) || DEFAULT_STRINGS.counter.other;
-      }
-      return fill(text, n);
-    }
-
-    function announce(n) {
-      if (!ui.announce || typeof strings.announce !== "string") return;
-      ui.announce.textContent = "";
-      // A separate task, so that a repeated text still counts as a change.
-      setTimeout(() => {
-        if (warningShown && ui.announce) ui.announce.textContent = fill(strings.announce, n);
-      }, 50);
-    }
-
-    function fill(text, n) {
-      const shown = numbers ? numbers.format(n) : String(n);
-      return String(text).replace(/\{n\}/g, shown);
-    }
-
-    /**
-     * The warning's "connection lost, retrying" line: taken from the markup
-     * if it has one, else made here, so that pages whose markup predates it
-     * (an own include) get it too. Null without a warning dialog.
-     */
-    function unavailableLine() {
-      const found = byId("session_security_unavailable");
-      if (found) return found;
-      const modal = ui.warning && ui.warning.querySelector(".session_security_modal");
-      if (!modal) return null;
-      const line = document.createElement("p");
-      line.id = "session_security_unavailable";
-      line.className = "session_security_unavailable";
-      line.setAttribute("role", "status");
-      line.hidden = true;
-      const actions = modal.querySelector(".session_security_actions");
-      modal.insertBefore(line, actions && actions.parentElement === modal ? actions : null);
-      return line;
-    }
-
-    /** Shows the line while warned and the server is unavailable; hides it otherwise. */
-    function renderUnavailable() {
-      const line = ui.unavailable;
-      if (!line) return;
-      const show = warningShown && failures > 0 && state === ACTIVE;
-      if (show === !line.hidden) return;
-      line.hidden = !show;
-      // Written as it shows, so that the status region announces a change.
-      line.textContent = show ? String(strings.unavailable || DEFAULT_STRINGS.unavailable) : "";
-    }
-
-    function onDialogKeydown(event) {
-      if (!warningShown || state !== ACTIVE) return;
-      if (event.key === "Escape") {
-        event.preventDefault();
-        stay();
-        return;
-      }
-      if (event.key !== "Tab" || !ui.warning) return;
-      const items = Array.from(ui.warning.querySelectorAll("button, [href], input, select, textarea, [tabindex]"))
-        .filter((item) => !item.disabled && item.tabIndex >= 0 && item.getClientRects().length > 0);
-      const active = document.activeElement;
-      if (items.length === 0) {
-        event.preventDefault();
-        return;
-      }
-      const first = items[0];
-      const last = items[items.length - 1];
-      const inside = ui.warning.contains(active);
-      if (event.shiftKey && (active === first || !inside)) {
-        event.preventDefault();
-        last.focus();
-      } else if (!event.shiftKey && (active === last || !inside)) {
-        event.preventDefault();
-        first.focus();
-      }
-    }
-
-    function onFocusIn(event) {
-      if (!warningShown || !ui.warning || ui.warning.contains(event.target)) return;
-      const target = ui.stay || ui.warning.querySelector(".session_security_modal");
-      if (target && typeof target.focus === "function") target.focus({ preventScroll: true });
-    }
-
-    // Expiry and relogin --------------------------------------------------
-
-    /**
-     * Ends this page's session: "timeout" (the server said so) opens the
-     * relogin dialog when relogin is on; "logout" (the user asked) leaves.
-     */
-    /** Ends this page's session; `since` is when the evidence was asked for. */
-    function expire(reason, tellOtherTabs, since) {
-      if (state !== ACTIVE) return;
-      if (loggingOut) reason = "logout";
-      state = EXPIRED;
-      clearTimers();
-      pendingActivity = 0;
-      if (tellOtherTabs) {
-        broadcast({ type: "expired", reason: reason, since: typeof since === "number" ? since : Date.now() });
-      }
-      const back = focusBeforeWarning || document.activeElement;
-      hideWarning(false);
-      if (reason !== "logout" && relogin && ui.relogin && ui.frame) {
-        showRelogin(back);
-      } else {
-        leave();
-      }
-    }
-
-    function leave() {
-      leaving = true;
-      if (typeof config.afterLogoutUrl === "string" && config.afterLogoutUrl) {
-        location.assign(config.afterLogoutUrl);
-      } else {
-        location.reload();
-      }
-    }
-
-    function showRelogin(back) {
-      focusBeforeRelogin = back && back !== document.body ? back : null;
-      document.documentElement.classList.add("session_security_expired");
-      inerted = [];
-      for (const child of Array.from(document.body.children)) {
-        if (child === ui.relogin || child === ui.announce) continue;
-        inerted.push({
-          element: child,
-          inert: child.hasAttribute("inert"),
-          hidden: child.getAttribute("aria-hidden"),
-        });
-        child.setAttribute("inert", "");
-        child.setAttribute("aria-hidden", "true");
-      }
-      ui.frame.src = config.reloginUrl;
-      ui.relogin.hidden = false;
-      ui.frame.focus({ preventScroll: true });
-    }
-
-    function closeRelogin() {
-      for (const saved of inerted) {
-        if (!saved.inert) saved.element.removeAttribute("inert");
-        if (saved.hidden === null) saved.element.removeAttribute("aria-hidden");
-        else saved.element.setAttribute("aria-hidden", saved.hidden);
-      }
-      inerted = [];
-      document.documentElement.classList.remove("session_security_expired");
-      if (ui.relogin) ui.relogin.hidden = true;
-      if (ui.frame) ui.frame.src = "about:blank";
-      const back = focusBeforeRelogin;
-      focusBeforeRelogin = null;
-      if (back && back.isConnected && typeof back.focus === "function") back.focus({ preventScroll: true });
-    }
-
-    /**
-     * Only our own relogin frame, on our origin, while the dialog is up, may
-     * say who logged in: no other window can push a token or a navigation.
-     * Same user: the server matched the backup, or, without one, the user
-     * tag matches the one this page was rendered for.
-     */
-    /**
-     * The user who logged in again is this page's user only if the tags
-     * match; the server's `false` (the backup was another user's) overrides.
-     */
-    function isSameUser(serverSays, userTag) {
-      return serverSays !== false && !!userTag && !!config.userTag && userTag === config.userTag;
-    }
-
-    function onWindowMessage(event) {
-      if (event.origin !== location.origin) return;
-      if (!ui.frame || event.source !== ui.frame.contentWindow || state !== EXPIRED) return;
-      const data = event.data;
-      if (!data || typeof data !== "object" || data.type !== RELOGIN_MESSAGE) return;
-      const token = typeof data.csrfToken === "string" && data.csrfToken ? data.csrfToken : null;
-      const userTag = typeof data.userTag === "string" ? data.userTag : null;
-      reloggedIn(isSameUser(data.sameUser, userTag), token, true, userTag);
-    }
-
-    /**
-     * After a login in the relogin dialog of any tab. Same user: carry on with
-     * the page as it is, fresh CSRF token, held forms sent. Another user:
-     * nothing of this page may be shown again.
-     */
-    function reloggedIn(sameUser, csrfToken, tellOtherTabs, userTag) {
-      if (state === STOPPED) return;
-      if (tellOtherTabs) {
-        // Each tab decides by its own user tag: tabs may show different users.
-        broadcast({ type: "relogin", userTag: userTag, csrfToken: csrfToken });
-      }
-      if (!sameUser) {
-        leaving = true;
-        state = EXPIRED;
-        clearTimers();
-        heldForms = [];
-        location.replace("/");
-        return;
-      }
-      if (csrfToken) refreshCsrf(csrfToken);
-      if (state === EXPIRED) closeRelogin();
-      state = ACTIVE;
-      leaving = false;
-      const now = Date.now();
-      lastActivity = now;
-      serverStamp = now;
-      confirmedIdleMs = 0;
-      confirmedAt = now;
-      failures = 0;
-      retryAfterMs = 0;
-      pendingActivity = 0;
-      latestPong = null;
-      pongFloor = now;
-      apply();
-      releaseHeldForms();
-    }
-
-    function refreshCsrf(token) {
-      config.csrfToken = token;
-      const name = window.CSS && CSS.escape ? CSS.escape(csrfField) : csrfField.replace(/["\\]/g, "\\$&");
-      for (const input of document.querySelectorAll('input[name="' + name + '"]')) input.value = token;
-      for (const meta of document.querySelectorAll('meta[name="csrf-token"]')) meta.setAttribute("content", token);
-    }
-
-    function onOtherUserClick(event) {
-      event.preventDefault();
-      leaving = true;
-      heldForms = [];
-      location.assign("/");
-    }
-
-    function onOnline() {
-      if (state === EXPIRED && ui.relogin && !ui.relogin.hidden && ui.frame) {
-        ui.frame.src = config.reloginUrl; // the first load may have failed offline
-      } else if (state === ACTIVE && failures > 0) {
-        requestPing(Date.now() - RECENT_MS);
-      }
-    }
-
-    // Held form submissions -----------------------------------------------
-
-    /**
-     * A submit made when the session is (or may just have) expired would be
-     * lost on a login page: hold it, and send it once the session is alive,
-     * after the relogin if there has to be one.
-     */
-    function onSubmit(event) {
-      const form = event.target;
-      if (!(form instanceof HTMLFormElement) || state === STOPPED) return;
-      if (releasing.has(form) || leaving) {
-        dirtyForms.delete(form);
-        return;
-      }
-      const mayBeExpired = state === EXPIRED || Date.now() - lastActivity >= expireMs - HOLD_MARGIN_MS;
-      if (!mayBeExpired) {
-        dirtyForms.delete(form);
-        return;
-      }
-      event.preventDefault();
-      event.stopImmediatePropagation();
-      const submitter = event.submitter || null;
-      const held = heldForms.find((entry) => entry.form === form);
-      if (held) held.submitter = submitter;
-      else heldForms.push({ form: form, submitter: submitter });
-      // Submitting is activity: the keepalive tells the server so, and its
-      // answer (alive, or expired and so the relogin first) releases the form.
-      if (state === ACTIVE) stay();
-    }
-
-    function releaseHeldForms() {
-      const queue = heldForms;
-      heldForms = [];
-      for (const entry of queue) {
-        const form = entry.form;
-        if (!form.isConnected) continue;
-        const submitter = entry.submitter && entry.submitter.isConnected && entry.submitter.form === form
-          ? entry.submitter
-          : null;
-        releasing.add(form);
-        try {
-          if (typeof form.requestSubmit === "function") {
-            if (submitter) form.requestSubmit(submitter);
-            else form.requestSubmit();
-          } else {
-            dirtyForms.delete(form);
-            form.submit();
-          }
-        } catch (e) {
-          console.error("session_security: could not resubmit a held form", e);
-        } finally {
-          releasing.delete(form); // the submit event ran synchronously
-        }
-      }
-    }
-
-    // Unsaved-changes guard -----------------------------------------------
-
-    function onFieldChange(event) {
-      const target = event.target;
-      const form = target && target.form;
-      if (!(form instanceof HTMLFormElement)) return;
-      dirtyForms.add(form);
-      if (!unloadGuarded) {
-        unloadGuarded = true;
-        window.addEventListener("beforeunload", onBeforeUnload);
-      }
-    }
-
-    function onReset(event) {
-      if (event.target instanceof HTMLFormElement) dirtyForms.delete(event.target);
-    }
-
-    function onBeforeUnload(event) {
-      if (leaving || state !== ACTIVE) return undefined;
-      let dirty = false;
-      for (const form of dirtyForms) {
-        if (form.isConnected) dirty = true;
-        else dirtyForms.delete(form);
-      }
-      if (!dirty) return undefined;
-      event.preventDefault();
-      event.returnValue = strings.unsaved;
-      return strings.unsaved;
-    }
-
-    // Waking up -----------------------------------------------------------
-
-    /**
-     * Asks at once on waking or coming back to the tab, except while the
-     * server is unavailable and its retry delay has not passed: the
-     * scheduled retry comes soon enough, and switching tabs must not hammer
-     * a server that asked for patience.
-     */
-    function pingOnWake(now) {
-      if (state !== ACTIVE || (failures > 0 && now < lastFailureAt + retryDelay())) return;
-      requestPing(now - RECENT_MS);
-    }
-
-    function onVisibilityChange() {
-      const visible = document.visibilityState === "visible";
-      if (visible && !wasVisible) pingOnWake(Date.now());
-      wasVisible = visible;
-      lastBeat = Date.now();
-    }
-
-    function onPageShow(event) {
-      // Restored from the back/forward cache after leaving: never show it as it was.
-      if (event.persisted && state !== ACTIVE && state !== STOPPED) location.reload();
-      else if (event.persisted) pingOnWake(Date.now());
-    }
-
-    function onHeartbeat() {
-      const now = Date.now();
-      const gap = now - lastBeat;
-      lastBeat = now;
-      const visible = document.visibilityState === "visible";
-      // Hidden tabs' timers are throttled: a gap there is not a sleep.
-      if (gap > SLEEP_GAP_MS && visible && wasVisible) pingOnWake(now);
-      wasVisible = visible;
-    }
-
-    // Tabs ----------------------------------------------------------------
-
-    function broadcast(message) {
-      if (state === STOPPED) return;
-      message.from = tabId;
-      if (channel) {
-        try {
-          channel.postMessage(message);
-          return;
-        } catch (e) {
-          // Fall through to storage.
-        }
-      }
-      // The storage event reaches the other tabs; removing at once keeps
-      // tokens off the disk.
-      message.nonce = Math.random();
-      if (writeStorage(MESSAGE_KEY, message)) removeStorage(MESSAGE_KEY);
-    }
-
-    function onStorage(event) {
-      if (event.key !== MESSAGE_KEY || !event.newValue) return;
-      let message;
-      try {
-        message = JSON.parse(event.newValue);
-      } catch (e) {
-        return;
-      }
-      onTabMessage(message);
-    }
-
-    function onTabMessage(message) {
-      if (!message || typeof message !== "object" || message.from === tabId || state === STOPPED) return;
-      switch (message.type) {
-        case "activity":
-          if (state === ACTIVE && adoptActivity(message.at, message.serverStamp)) apply();
-          break;
-        case "warning":
-          if (state === ACTIVE) {
-            adoptActivity(message.at);
-            apply();
-          }
-          break;
-        case "pong":
-          if (state !== ACTIVE) break;
-          if (message.error) {
-            if (peerTimer) {
-              clearTimeout(peerTimer);
-              peerTimer = 0;
-              noteFailure(typeof message.done === "number" ? message.done : Date.now(),
-                typeof message.retryMs === "number" ? message.retryMs : 0);
-            }
-          } else if (typeof message.started === "number" && typeof message.done === "number" &&
-            (message.result === "logout" || (typeof message.result === "number" && typeof message.stamp === "number"))) {
-            takePong({
-              id: message.id,
-              started: message.started,
-              done: message.done,
-              result: message.result,
-              stamp: message.stamp,
-            }, false);
-          }
-          break;
-        case "expired":
-          // Asked before this page's (re)login: it speaks of a session already replaced.
-          if (typeof message.since === "number" && message.since < pongFloor) break;
-          if (message.reason === "logout") {
-            // The user logged out in another tab: leave, even from the relogin dialog.
-            if (state === ACTIVE) expire("logout", false);
-            else if (state === EXPIRED && !leaving) leave();
-          } else if (state === ACTIVE) {
-            expire("timeout", false);
-          }
-          break;
-        case "relogin":
-          reloggedIn(isSameUser(null, typeof message.userTag === "string" ? message.userTag : null),
-            typeof message.csrfToken === "string" && message.csrfToken ? message.csrfToken : null, false);
-          break;
-        default:
-          break;
-      }
-    }
-
-    // Stop ----------------------------------------------------------------
-
-    function clearTimers() {
-      clearTimeout(timer);
-      clearTimeout(peerTimer);
-      clearTimeout(countdownTimer);
-      timer = peerTimer = countdownTimer = 0;
-    }
-
-    function stop() {
-      if (state === STOPPED) return;
-      hideWarning(false);
-      state = STOPPED;
-      clearTimers();
-      clearInterval(heartbeat);
-      for (const type of ACTIVITY_EVENTS) window.removeEventListener(type, onActivityEvent, LISTEN);
-      document.removeEventListener("keydown", onDialogKeydown, true);
-      document.removeEventListener("focusin", onFocusIn, true);
-      document.removeEventListener("visibilitychange", onVisibilityChange);
-      document.removeEventListener("input", onFieldChange, true);
-      document.removeEventListener("change", onFieldChange, true);
-      document.removeEventListener("reset", onReset, true);
-      window.removeEventListener("submit", onSubmit, true);
-      window.removeEventListener("pageshow", onPageShow);
-      window.removeEventListener("message", onWindowMessage);
-      window.removeEventListener("online", onOnline);
-      window.removeEventListener("storage", onStorage);
-      window.removeEventListener("beforeunload", onBeforeUnload);
-      if (ui.stay) ui.stay.removeEventListener("click", onStayClick);
-      if (ui.logout) ui.logout.removeEventListener("click", onLogoutClick);
-      if (ui.other) ui.other.removeEventListener("click", onOtherUserClick);
-      if (channel) {
-        channel.onmessage = null;
-        channel.close();
-        channel = null;
-      }
-    }
-
-    // Small pieces --------------------------------------------------------
-
-    function csrfHeaders() {
-      const headers = { Accept: "application/json" };
-      if (typeof config.csrfToken === "string" && config.csrfToken) headers[csrfHeader] = config.csrfToken;
-      return headers;
-    }
-
-    /**
-     * Fetches `url` and reads its JSON body, all within FETCH_TIMEOUT_MS: a
-     * body that stalls must not leave a tab (and the ping lock) waiting.
-     * Resolves to `{status, ok, body, retryAfter}`; `body` is null when not
-     * JSON, `retryAfter` the raw Retry-After header or null.
-     */
-    async function request(url, init) {
-      const controller = typeof AbortController === "function" ? new AbortController() : null;
-      let abort = 0;
-      const timeout = new Promise((resolve, reject) => {
-        abort = setTimeout(() => {
-          if (controller) controller.abort();
-          reject(new Error("session_security: request timed out"));
-        }, FETCH_TIMEOUT_MS);
-      });
-      const exchange = (async () => {
-        const response = await fetch(url, Object.assign({
-          credentials: "same-origin",
-          cache: "no-store",
-          redirect: "follow",
-          signal: controller ? controller.signal : undefined,
-        }, init));
-        let body = null;
-        try {
-          body = await response.json();
-        } catch (e) {
-          body = null;
-        }
-        const retryAfterHeader = response.headers ? response.headers.get("Retry-After") : null;
-        return { status: response.status, ok: response.ok, body: body, retryAfter: retryAfterHeader };
-      })();
-      try {
-        return await Promise.race([exchange, timeout]);
-      } finally {
-        clearTimeout(abort);
-      }
-    }
-  }
-
-  // Shared helpers ----------------------------------------------------------
-
-  function byId(id) {
-    return document.getElementById(id);
-  }
-
-  function sleep(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-  }
-
-  function readStorage(key) {
-    try {
-      const raw = window.localStorage.getItem(key);
-      return raw ? JSON.parse(raw) : null;
+      return f(localStorage);
     } catch (e) {
       return null;
     }
-  }
+  };
+  const load = (key) => store((s) => JSON.parse(s.getItem(key)));
+  const save = (key, value) => store((s) => s.setItem(key, JSON.stringify(value)) || 1);
+  const drop = (key) => store((s) => s.removeItem(key));
+  const put = (el, text) => {
+    if (el && el.textContent != text) el.textContent = text;
+  };
 
-  function writeStorage(key, value) {
-    try {
-      window.localStorage.setItem(key, JSON.stringify(value));
-      return true;
-    } catch (e) {
-      return false;
+  /**
+   * Messages between the tabs of this browser: BroadcastChannel, or storage
+   * events where it is missing. Each carries the user's tag; a tab ignores
+   * those of another user.
+   */
+  class TabChannel {
+    constructor(tag, on, receive) {
+      this.id = Math.random().toString(36).slice(2);
+      this.tag = tag;
+      const take = (m) => m && m.from != this.id && m.tag === tag && receive(m);
+      try {
+        this.bc = new BroadcastChannel(NAME);
+        on(this.bc, "message", (e) => take(e.data));
+      } catch (e) {
+        on(W, "storage", (e) => e.key == NAME && take(store(() => JSON.parse(e.newValue))));
+      }
+    }
+
+    send(m) {
+      m.from = this.id;
+      m.tag = this.tag;
+      if (this.bc) return this.bc.postMessage(m);
+      // The storage event reaches the other tabs; removed at once, tokens
+      // stay off the disk.
+      m.nonce = Math.random();
+      if (save(NAME, m)) drop(NAME);
     }
   }
 
-  function removeStorage(key) {
-    try {
-      window.localStorage.removeItem(key);
-    } catch (e) {
-      // Storage unavailable: nothing stored either.
+  /**
+   * Elects the one tab that pings, so that pings do not grow with tabs: Web
+   * Locks, or a short lease in localStorage where they are missing (an
+   * insecure origin). `name`: one lock per user.
+   */
+  class PingElection {
+    constructor(id, name) {
+      this.id = id;
+      this.name = name;
+    }
+
+    /** Runs `task` (returns a promise) if this tab wins; resolves to whether it ran. */
+    run(task) {
+      let won = false;
+      const go = () => {
+        won = true;
+        // Held past the answer a little, so that it reaches the other tabs
+        // first; never past a lease, whatever the task waits for.
+        return Promise.race([task().then(() => sleep(100)), sleep(TIMEOUT + 2000)]);
+      };
+      const locks = navigator.locks;
+      const elected = locks ? locks.request(this.name, { ifAvailable: true }, (lock) => lock && go()) : Promise.reject();
+      return elected.catch(() => won || this.lease(go)).then(() => won);
+    }
+
+    async lease(go) {
+      const key = this.name;
+      const mine = () => (load(key) || {}).id == this.id;
+      const held = load(key);
+      if (held && !mine() && Date.now() - held.at < TIMEOUT + 2000) return;
+      if (!save(key, { id: this.id, at: Date.now() })) return go(); // no storage: alone
+      await sleep(25 + Math.random() * 50); // the last writer wins
+      if (!mine()) return;
+      try {
+        await go();
+      } finally {
+        if (mine()) drop(key);
+      }
     }
   }
+
+  /**
+   * While the session is expired, the page's own content is out of the
+   * document, held here: nobody at an unattended machine can read it or its
+   * unsaved input, developer tools included (the browser's memory still
+   * holds it). The same nodes go back after a same-user relogin, so inputs,
+   * listeners, focus and scroll positions are as they were. The crate's own
+   * elements (class session_security) stay.
+   */
+  class PageLock {
+    take(title) {
+      if (this.held) return;
+      const body = D.body;
+      this.held = [];
+      // Each node with the crate element it preceded, to go back in place.
+      let mark = null;
+      for (let n = body.lastChild; n; n = n.previousSibling) {
+        if (n.classList && n.classList.contains(NAME)) mark = n;
+        else this.held.unshift([n, mark]);
+      }
+      this.scrolls = [D.scrollingElement, ...body.querySelectorAll("*")]
+        .filter((el) => el && (el.scrollTop || el.scrollLeft))
+        .map((el) => [el, el.scrollLeft, el.scrollTop]);
+      this.active = D.activeElement;
+      this.title = D.title;
+      this.box = new DocumentFragment();
+      for (const [n] of this.held) this.box.append(n);
+      D.title = title;
+    }
+
+    give() {
+      if (!this.held) return;
+      for (const [n, mark] of this.held) D.body.insertBefore(n, mark);
+      for (const [el, x, y] of this.scrolls) el.scrollTo(x, y);
+      if (this.active && this.active.focus) this.active.focus({ preventScroll: true });
+      D.title = this.title;
+      this.drop();
+    }
+
+    /** Forgets the page: nothing of it can come back. */
+    drop() {
+      this.held = this.box = this.scrolls = this.active = null;
+    }
+  }
+
+  /**
+   * The warning: a modal dialog with the live countdown (each second) and a
+   * "connection lost" line while the server is unavailable. Screen readers
+   * hear it the way the GOV.UK / HMRC timeout dialog says it: whole minutes,
+   * then every 20 seconds, each text once.
+   */
+  class WarningDialog {
+    constructor(el, strings, lang, on, stay, logout) {
+      this.el = el;
+      this.s = strings;
+      try {
+        this.plural = new Intl.PluralRules(lang);
+      } catch (e) {
+        this.plural = new Intl.PluralRules((lang = "en"));
+      }
+      this.number = new Intl.NumberFormat(lang);
+      on($("stay"), "click", stay);
+      on($("logout"), "click", logout);
+      // Escape means "stay signed in".
+      on(el, "cancel", (e) => {
+        e.preventDefault();
+        stay();
+      });
+    }
+
+    /** `forms`: a text, or texts by plural category; {n} is the number. */
+    text(forms, n) {
+      const text = typeof forms == "string" ? forms : forms[this.plural.select(n)] || forms.other;
+      return text.replaceAll("{n}", this.number.format(n));
+    }
+
+    /** Shows `left` seconds, or hides for null; `lost`: the server is unavailable. */
+    render(left, lost) {
+      const el = this.el;
+      const s = this.s;
+      const say = $("announce");
+      if (left == null) {
+        if (el.open) el.close(); // the focus goes back where it was
+        put(say, (this.step = ""));
+        return;
+      }
+      const line = $("unavailable");
+      put($("counter"), this.text(s.counter, left));
+      put(line, lost ? s.unavailable : "");
+      if (line) line.hidden = !lost;
+      if (!el.open) return el.showModal(); // announced from the next tick, once shown
+      const minutes = left > 40 && Math.ceil(left / 60); // 41-60 s is "1 minute"
+      const step = minutes ? -minutes : Math.ceil(left / 20);
+      if (step == this.step || !left) return;
+      this.step = step;
+      // Without a minutes text, the seconds one says whole minutes.
+      const forms = minutes && s.announce_minutes;
+      put(say, this.text(forms || s.announce, forms ? minutes : minutes * 60 || left));
+    }
+  }
+
+  /** The relogin dialog: the login page in a frame, over a page with nothing left in it. */
+  class ReloginDialog {
+    constructor(el, url, on) {
+      this.el = el;
+      this.url = url;
+      this.frame = $("relogin_frame");
+      this.title = $("relogin_title").textContent;
+      // Escape does not uncover the page: the dialog stays until a login.
+      on(el, "cancel", (e) => e.preventDefault());
+      on(el, "close", () => this.up && el.showModal());
+    }
+
+    show() {
+      this.up = true;
+      this.load();
+      this.el.showModal();
+    }
+
+    load() {
+      this.frame.src = this.url;
+    }
+
+    hide() {
+      this.up = false;
+      this.el.close();
+      this.frame.src = "about:blank";
+    }
+  }
+
+  /**
+   * Forms: a prompt before leaving a page with a changed form (never at an
+   * expiry or a sign-out: the client stops first), and submissions made when
+   * the session may have expired held until it is alive again, after the
+   * relogin if there has to be one.
+   */
+  class FormGuard {
+    constructor(client, on) {
+      this.client = client;
+      this.dirty = new Set();
+      this.held = new Map(); // form → submitter
+      const changed = (e) => {
+        const form = e.target.form;
+        if (!form) return;
+        // Armed at the first change: an unload listener costs the back/forward cache.
+        if (!this.armed) on(W, "beforeunload", (e) => this.unload(e));
+        this.armed = this.dirty.add(form);
+      };
+      on(D, "input", changed, CAPTURE);
+      on(D, "change", changed, CAPTURE);
+      on(D, "reset", (e) => this.dirty.delete(e.target), CAPTURE);
+      on(W, "submit", (e) => this.submit(e), CAPTURE);
+    }
+
+    submit(e) {
+      const form = e.target;
+      const c = this.client;
+      if (form == this.releasing || Date.now() - c.last < c.expireMs - HOLD) return this.dirty.delete(form);
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      this.held.set(form, e.submitter);
+      // Submitting is activity: the keepalive's answer (alive, or expired
+      // and so the relogin first) releases the form.
+      c.stay();
+    }
+
+    /** Sends the held submissions, each once. */
+    release() {
+      const held = this.held;
+      this.held = new Map();
+      for (const [form, by] of held) {
+        if (!form.isConnected) continue;
+        this.releasing = form; // its submit event runs synchronously
+        try {
+          form.requestSubmit(by && by.isConnected && by.form == form ? by : null);
+        } catch (e) {
+          console.error(NAME, e);
+        }
+        this.releasing = null;
+      }
+    }
+
+    unload(e) {
+      for (const form of this.dirty) {
+        if (form.isConnected) {
+          e.preventDefault();
+          return (e.returnValue = this.client.c.strings.unsaved);
+        }
+      }
+    }
+  }
+
+  /**
+   * The client: one state machine over `last`, the last activity in any tab
+   * of this user, and `stamp`, the server's last activity as of its latest
+   * answer (both epoch ms). Every tab computes the same schedule from the
+   * same shared state, so their pings coincide and the election keeps one.
+   */
+  class Client {
+    constructor(c) {
+      const t = Date.now();
+      const ac = new AbortController();
+      const on = (target, type, f, options) => target.addEventListener(type, f, Object.assign({ signal: ac.signal }, options));
+      this.ac = ac;
+      this.c = c;
+      c.strings = c.strings || {};
+      this.tag = c.userTag || "";
+      this.seen = this.tag; // the user cookie as last read
+      this.warnMs = c.warnAfter * 1000;
+      this.expireMs = c.expireAfter * 1000;
+      this.state = ACTIVE;
+      this.floor = t; // answers asked before this page (or its relogin) are of another session
+      this.last = this.stamp = t - (c.idle > 0 ? c.idle * 1000 : 0);
+      this.pending = 0; // activity past the expiry, waiting for the server's word
+      this.fails = this.retryAt = this.handled = 0;
+      this.beat = t;
+
+      // The dialogs must be children of <body>: the lock leaves those alone.
+      for (const el of D.querySelectorAll("body * ." + NAME)) D.body.append(el);
+      this.tabs = new TabChannel(this.tag, on, (m) => this.receive(m));
+      this.election = new PingElection(this.tabs.id, NAME + "_ping" + this.tag);
+      this.lock = new PageLock();
+      this.forms = new FormGuard(this, on);
+      this.warning = new WarningDialog($("warning"), c.strings, c.lang || D.documentElement.lang, on, () => this.stay(), () => this.logout());
+      if (c.relogin && c.reloginUrl) this.relogin = new ReloginDialog($("relogin"), c.reloginUrl, on);
+
+      for (const type of "pointerdown pointermove keydown wheel touchstart touchmove scroll".split(" ")) {
+        on(W, type, (e) => this.event(e), { capture: true, passive: true });
+      }
+      const look = () => this.cookie();
+      on(D, "visibilitychange", () => look() || (D.visibilityState == "visible" && this.wake()));
+      on(W, "focus", look);
+      if (W.cookieStore) on(cookieStore, "change", look);
+      // Back from the back/forward cache: never shown as it was once left.
+      on(W, "pageshow", (e) => e.persisted && (this.state < EXPIRED ? this.wake() : location.reload()));
+      // The relogin frame's first load may have failed offline.
+      on(W, "online", () => (this.state == EXPIRED ? this.relogin.load() : this.wake()));
+      on(W, "message", (e) => this.message(e));
+      // The user cookie, the schedule and the countdown.
+      this.timer = setInterval(() => this.tick(), 300);
+      // This page load was a request the server counted: other tabs adopt it.
+      this.share();
+      this.apply();
+    }
+
+    share() {
+      this.tabs.send({ type: "activity", at: this.last, stamp: this.stamp });
+    }
+
+    tick() {
+      const t = Date.now();
+      // A tick this late means the machine slept: ask at once.
+      const slept = t - this.beat > 5000 && D.visibilityState == "visible";
+      this.beat = t;
+      if (this.cookie() || this.state > UNAVAILABLE) return;
+      if (slept) this.wake();
+      else if (t >= this.pingAt) this.ping(this.pingAt);
+      this.render(t);
+    }
+
+    /** After a change of the shared state: the state, the next ping and the dialog. */
+    apply() {
+      if (this.state > UNAVAILABLE) return;
+      const t = Date.now();
+      if (this.state == WARNED && t - this.last < this.warnMs) this.state = ACTIVE;
+      // Activity the server has not heard of must reach it by its warning
+      // point; once warned, ask just after (not before) the server's expiry.
+      const base = this.last > this.stamp + TOLERANCE ? this.stamp : this.last;
+      const due = this.state == WARNED ? this.last + this.expireMs + 500 : base + this.warnMs;
+      this.pingAt = Math.max(due, this.retryAt);
+      this.render(t);
+    }
+
+    render(t) {
+      const idle = t - this.last;
+      const s = this.state;
+      // Unavailable: warned on time all the same, with the "connection lost" line.
+      const warned = s == WARNED || (s == UNAVAILABLE && idle >= this.warnMs);
+      this.warning.render(warned ? Math.max(0, Math.ceil((this.expireMs - idle) / 1000)) : null, s == UNAVAILABLE);
+    }
+
+    /**
+     * An activity event, at most one a second. While warned, only a
+     * deliberate click or tap (not on the dialog's buttons, which do their
+     * own work) or a typed character counts: not moving towards "Log out".
+     */
+    event(e) {
+      const t = Date.now();
+      const type = e.type;
+      const deliberate = type == "pointerdown" || type == "touchstart" ? !e.target.closest("." + NAME + " button") : type == "keydown" && e.key.length == 1 && e.key != " ";
+      if ((this.warning.el.open && !deliberate) || t - this.handled < 1000) return;
+      this.handled = t;
+      // After the event's own work: a key press that dismisses the warning
+      // must not land in the field that gets the focus back.
+      setTimeout(() => this.act(t));
+    }
+
+    /** Activity at `t` in this tab; `keep`: tell the server at once (keepalive). */
+    act(t, keep) {
+      if (this.state > UNAVAILABLE) return;
+      if (t - this.last >= this.expireMs) {
+        // Back from a sleep past the expiry: only the server may say it still counts.
+        this.pending = t;
+      } else {
+        this.last = Math.max(this.last, t);
+        this.share();
+      }
+      if (keep) this.send(this.c.keepaliveUrl, "", { method: "POST" });
+      else if (this.pending && t >= this.retryAt) this.ping(t);
+      this.apply();
+    }
+
+    /** "Stay signed in", Escape, or a held submission: a keepalive counts as activity on the server. */
+    stay() {
+      if (!this.busy && !this.bye) this.act((this.handled = Date.now()), true);
+    }
+
+    /** Back from sleep or the background: ask at once, unless a retry delay forbids it. */
+    wake() {
+      if (Date.now() >= this.retryAt) this.ping(Date.now() - RECENT);
+    }
+
+    /** The server's word as of `due` or later: another tab's answer does, else the elected tab asks. */
+    async ping(due) {
+      if (this.state > UNAVAILABLE || this.busy) return;
+      // The latest answer of any tab will do if asked late enough, and aware
+      // of this tab's latest activity.
+      const fresh = () => {
+        const p = this.latest;
+        const ok = p && p.started >= due && p.stamp >= this.last - TOLERANCE;
+        if (ok) this.take(p);
+        return ok;
+      };
+      if (fresh()) return;
+      // Another tab is asking: its answer comes by message; else ask again later.
+      this.pingAt = Math.max(Date.now() + 3000, this.retryAt);
+      await this.election.run(() => {
+        if (fresh()) return Promise.resolve();
+        // A wall clock that stepped back would say "active now": the server answers alone.
+        const idle = Math.floor((Date.now() - this.last) / 1000);
+        return this.send(this.c.pingUrl, idle >= 0 ? "idleFor=" + idle + "&" : "");
+      });
+    }
+
+    /** A request with the CSRF header, bounded in time, its body included. */
+    request(url, init) {
+      const c = this.c;
+      const headers = { Accept: "application/json" };
+      if (c.csrfToken) headers[c.csrfHeader || "X-CSRF-Token"] = c.csrfToken;
+      return fetch(url, Object.assign({ credentials: "same-origin", cache: "no-store", headers, signal: AbortSignal.timeout(TIMEOUT) }, init));
+    }
+
+    /** One exchange (ping or keepalive) with the user's tag; its answer goes to every tab. */
+    async send(url, query, init) {
+      this.busy = true;
+      const started = Date.now();
+      let result;
+      let retry = 0;
+      try {
+        const r = await this.request(url + (url.includes("?") ? "&" : "?") + query + "tag=" + encodeURIComponent(this.tag), init);
+        // The server's Retry-After (seconds) within the backoff's range:
+        // patience if asked, but neither hammering nor hours of waiting.
+        const asked = r.headers.get("Retry-After") * 1000;
+        retry = asked > 0 ? Math.min(Math.max(asked, RETRY[0]), RETRY[3]) : 0;
+        // Only a 401 or "logout" ends the session; a 503 or any other answer
+        // leaves `result` undefined: unavailable.
+        const b = r.status == 401 ? "logout" : r.ok ? await r.json() : null;
+        const n = typeof b == "number" ? b : b && b.idle;
+        result = b == "logout" ? b : typeof n == "number" && n >= 0 ? n : undefined;
+      } catch (e) {
+        // No answer (network error, timeout): unavailable.
+      }
+      this.busy = false;
+      if (this.state > UNAVAILABLE) return;
+      const done = Date.now();
+      const p = { type: "pong", started, done, result, retry, stamp: done - result * 1000 };
+      this.tabs.send(p);
+      this.take(p);
+    }
+
+    /** An answer, this tab's or another's. */
+    take(p) {
+      const t = Date.now();
+      if (this.state > UNAVAILABLE || p.started < this.floor) return;
+      if (p.result == "logout") return this.ended();
+      if (p.result === undefined) {
+        // Unavailable: the page stays as it is and asks again later.
+        this.retryAt = p.done + (p.retry || RETRY[Math.min(++this.fails, 4) - 1]);
+        this.state = UNAVAILABLE;
+      } else {
+        this.latest = p;
+        this.fails = this.retryAt = 0;
+        this.stamp = Math.max(this.stamp, p.stamp);
+        // Activity after the ping left is kept: the server hears of it next time.
+        this.last = Math.max(this.last, p.stamp, this.pending);
+        if (this.pending) this.share();
+        this.pending = 0;
+        this.state = t - this.last >= this.warnMs ? WARNED : ACTIVE;
+        if (t - this.last < this.expireMs - HOLD) this.forms.release();
+      }
+      this.apply();
+    }
+
+    /**
+     * Follows the user cookie: the server sets it to the signed-in user's tag,
+     * to "signed-out" at an explicit sign-out, and removes it when a session
+     * ends otherwise. Signed out or another user: leave at once. Gone: ask the
+     * server once, its answer decides. Acts on changes only, unless `force`;
+     * returns whether the page is left.
+     */
+    cookie(force) {
+      const c = this.c;
+      if (!c.userCookie || this.state == STOPPED) return;
+      const v = (("; " + D.cookie).split("; " + c.userCookie + "=")[1] || "").split(";")[0];
+      if (v == this.seen && !force) return;
+      this.seen = v;
+      const out = v == "signed-out";
+      // Another user: a locked page goes where a relogin as them would.
+      if (out || (v && v != this.tag)) return this.leave(!out && this.state == EXPIRED ? "/" : c.loginUrl) || 1;
+      if (!v && !force) this.ping(Date.now() - RECENT);
+    }
+
+    /** The server says the session is over: expired (locked, or left without relogin), or signed out. */
+    ended() {
+      const c = this.c;
+      if (this.cookie(true)) return;
+      if (this.bye || !this.relogin) return this.leave((!this.bye && c.afterLogoutUrl) || c.loginUrl);
+      this.state = EXPIRED;
+      this.pending = 0;
+      this.warning.render(null);
+      this.lock.take(this.relogin.title);
+      this.relogin.show();
+    }
+
+    /** "Log out": ends the session on the server; every tab of this user leaves. */
+    async logout() {
+      if (this.state > UNAVAILABLE || this.bye) return;
+      this.bye = true; // an answer "logout" meanwhile is this sign-out
+      try {
+        const r = await this.request(this.c.logoutUrl, { method: "POST" });
+        if (r.ok || r.status == 401) {
+          this.tabs.send({ type: "out" });
+          return this.leave(this.c.loginUrl);
+        }
+      } catch (e) {
+        // Unavailable: still signed in, the page stays.
+      }
+      this.bye = false;
+    }
+
+    /** Leaves for `url` (reloads without one), discarding the page first. */
+    leave(url) {
+      this.lock.take("");
+      this.lock.drop();
+      this.stop();
+      if (url) location.replace(url);
+      else location.reload();
+    }
+
+    /** Only our own relogin frame, on our origin, while locked, may say who logged in. */
+    message(e) {
+      const m = e.data || {};
+      if (e.origin != location.origin || this.state != EXPIRED || e.source != this.relogin.frame.contentWindow) return;
+      // The same user if the tags match, unless the server says the backup was another's.
+      if (m.type == NAME + ":relogin") this.relogged(m.sameUser !== false && !!this.tag && m.userTag === this.tag, m.csrfToken, true);
+    }
+
+    /**
+     * After a login in the relogin dialog of any tab. The same user carries on
+     * with the page as it was, with the new CSRF token; for another user
+     * nothing of it may be shown again.
+     */
+    relogged(same, token, tell) {
+      if (!same) return this.leave("/");
+      if (tell) this.tabs.send({ type: "relogin", token });
+      if (this.relogin) this.relogin.hide();
+      this.lock.give();
+      if (token) {
+        // Every CSRF field and <meta name="csrf-token"> of the page.
+        this.c.csrfToken = token;
+        const field = CSS.escape(this.c.csrfField);
+        for (const el of D.querySelectorAll('input[name="' + field + '"],meta[name="csrf-token"]')) {
+          el[el.tagName == "META" ? "content" : "value"] = token;
+        }
+      }
+      this.state = ACTIVE;
+      this.floor = this.last = this.stamp = Date.now();
+      this.fails = this.retryAt = this.pending = 0;
+      this.latest = this.bye = null;
+      this.apply();
+      this.forms.release();
+    }
+
+    receive(m) {
+      const type = m.type;
+      if (type == "pong") this.take(m);
+      else if (type == "relogin") this.relogged(true, m.token);
+      else if (type == "out") this.leave(this.c.loginUrl);
+      else if (m.at <= Date.now() + 5000) {
+        // Activity in another tab, whose clock is ours, give or take.
+        this.last = Math.max(this.last, m.at);
+        this.stamp = Math.max(this.stamp, m.stamp);
+        this.apply();
+      }
+    }
+
+    /** Every timer, listener and tab message of this page ends; the page stays as it is. */
+    stop() {
+      if (this.state == STOPPED) return;
+      this.warning.render(null);
+      this.state = STOPPED;
+      this.ac.abort();
+      clearInterval(this.timer);
+      if (this.tabs.bc) this.tabs.bc.close();
+    }
+  }
+
+  const start = () => {
+    const el = $("config");
+    const c = el && store(() => JSON.parse(el.textContent));
+    if (W.sessionSecurity || !el) return;
+    if (!c || !(c.warnAfter > 0 && c.expireAfter > c.warnAfter)) return console.error(NAME + ": invalid configuration");
+    const client = new Client(c);
+    W.sessionSecurity = Object.freeze({
+      /** Records activity now, as a click or a key press would, for every tab. */
+      activity: () => client.act(Date.now()),
+      /** Asks the server at once; resolves once the answer is applied. */
+      ping: () => client.ping(Date.now()),
+      /** Stops every timer, listener and tab message; the page stays as it is. */
+      stop: () => client.stop(),
+    });
+  };
+  if (D.readyState == "loading") D.addEventListener("DOMContentLoaded", start, { once: true });
+  else start();
 })();

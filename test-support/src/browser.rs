@@ -236,11 +236,11 @@ impl Browser {
         digits.parse().ok()
     }
 
-    /// Whether the page's own content is hidden and inert (relogin dialog up).
-    pub async fn content_hidden(&self) -> bool {
-        let script = "const c = document.getElementById('content'); \
-            return !!c && getComputedStyle(c).visibility === 'hidden' \
-            && !!c.closest('[inert]');";
+    /// Whether the page is locked (relogin dialog up): its own content,
+    /// `#content`, is out of the document, and no form field is left in it.
+    pub async fn content_locked(&self) -> bool {
+        let script = "return !document.getElementById('content') \
+            && document.querySelectorAll('input, textarea, select').length === 0;";
         self.js(script).await.as_bool().unwrap_or(false)
     }
 
