@@ -85,6 +85,12 @@ pub struct Config {
     ///
     /// _Default:_ `65536`
     pub max_data_bytes: u64,
+    /// Whether the fairing puts the dialogs' markup into every signed-in
+    /// HTML page (just before `</body>`), so no page needs the include.
+    /// Pages that have the include keep it and get nothing twice.
+    ///
+    /// _Default:_ `true`
+    pub inject: bool,
 }
 
 impl Default for Config {
@@ -105,6 +111,7 @@ impl Default for Config {
             cache_capacity: 100_000,
             store_timeout: 2,
             max_data_bytes: 65_536,
+            inject: true,
         }
     }
 }

@@ -31,6 +31,9 @@ pub const BACKUP_COOKIE: &str = "session_security_backup";
 /// nothing the page does not show already); the script polls it, so a
 /// sign-out in one tab reaches every other tab within a second.
 pub const USER_COOKIE: &str = "session_security_user";
+/// Holds the CSRF token of a visitor who has no session row yet (a login
+/// form): visitors cost no store write until they log in or keep data.
+pub const CSRF_COOKIE: &str = "session_security_csrf";
 /// The [`USER_COOKIE`] value after an explicit sign-out.
 pub const SIGNED_OUT: &str = "signed-out";
 
@@ -45,6 +48,7 @@ pub(crate) fn named(base: &'static str, config: &Config) -> &'static str {
         (true, SESSION_COOKIE) => "__Host-session_security",
         (true, BACKUP_COOKIE) => "__Host-session_security_backup",
         (true, USER_COOKIE) => "__Host-session_security_user",
+        (true, CSRF_COOKIE) => "__Host-session_security_csrf",
         (true, other) => other,
     }
 }
@@ -73,6 +77,11 @@ pub(crate) fn backup(id: String, config: &Config) -> Header<'static> {
     let mut cookie = build(BACKUP_COOKIE, id, SameSite::Strict, config);
     cookie.set_max_age(Duration::seconds(config.backup_ttl as i64));
     header(cookie)
+}
+
+/// The visitor's CSRF cookie: Strict, so no other site's form brings it.
+pub(crate) fn csrf(token: String, config: &Config) -> Header<'static> {
+    header(build(CSRF_COOKIE, token, SameSite::Strict, config))
 }
 
 /// The user cookie: script-readable, for the tabs of this browser.
@@ -107,7 +116,7 @@ pub(crate) fn user_change(
 
 /// A cookie that tells the browser to drop `name` at once.
 pub(crate) fn removal(name: &'static str, config: &Config) -> Header<'static> {
-    let same_site = if name == BACKUP_COOKIE {
+    let same_site = if name == BACKUP_COOKIE || name == CSRF_COOKIE {
         SameSite::Strict
     } else {
         SameSite::Lax

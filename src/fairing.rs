@@ -10,11 +10,11 @@ use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 use crate::background;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::cookie::{self, CookieChange, BACKUP_COOKIE, SESSION_COOKIE, USER_COOKIE};
+use crate::cookie::{self, CookieChange, BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, USER_COOKIE};
 use crate::error::Error;
 use crate::paths::{self, BASE};
 use crate::relogin;
-use crate::request::{RequestSession, SessionState};
+use crate::request::{BrowserCookies, RequestSession, SessionState};
 use crate::routes;
 use crate::secret;
 use crate::shared::{LocaleHook, Shared, UserTimeouts};
@@ -246,11 +246,15 @@ impl Fairing for SessionSecurity {
             Some(_) => shared.locale_for(request),
             None => crate::i18n::DEFAULT_LOCALE.to_owned(),
         };
-        let backup_id = request
-            .cookies()
-            .get(cookie::named(BACKUP_COOKIE, &shared.config))
-            .map(|c| c.value().to_owned());
-        request.local_cache(|| RequestSession::new(shared, now, locale, backup_id, state));
+        let value = |name| {
+            let cookie = request.cookies().get(cookie::named(name, &shared.config));
+            cookie.map(|c| c.value().to_owned())
+        };
+        let cookies = BrowserCookies {
+            backup_id: value(BACKUP_COOKIE),
+            visitor_csrf: value(CSRF_COOKIE).filter(|t| secret::well_formed(t)),
+        };
+        request.local_cache(|| RequestSession::new(shared, now, locale, cookies, state));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
@@ -264,7 +268,6 @@ impl Fairing for SessionSecurity {
                 rocket::warn!("session security: could not save the session: {e}");
             }
         }
-        let config = &shared.config;
         let refused = response.status() == Status::ServiceUnavailable;
         if session.store_failed() || (session.unreadable() && refused) {
             crate::unavailable::respond(request, response);
@@ -274,26 +277,12 @@ impl Fairing for SessionSecurity {
             // Served without the session (the route did not need it).
             return;
         }
-        let state = session.lock();
-        let path = request.uri().path();
-        if path.starts_with(paths::ASSETS_PATH) {
+        if request.uri().path().starts_with(paths::ASSETS_PATH) {
             // Cacheable for a year: no cookie may ride along.
             return;
         }
-        write_cookies(shared, request, &state, response);
-        if is_login_page(config, request.uri().path().as_str()) {
-            // The relogin dialog frames the login page: our origin only.
-            response.set_raw_header("X-Frame-Options", "SAMEORIGIN");
-            if !response.headers().contains("Content-Security-Policy") {
-                response.set_raw_header("Content-Security-Policy", "frame-ancestors 'self'");
-            }
-        }
-        // Nothing personal may be kept by a cache: a signed-in page, a
-        // response that sets a cookie, a form that holds a CSRF token.
-        let authenticated = session.was_authenticated || state.user_id().is_some();
-        if authenticated || state.csrf_issued() || response.headers().contains("Set-Cookie") {
-            response.set_raw_header("Cache-Control", "no-store");
-        }
+        set_headers(shared, request, session, response);
+        crate::inject::dialogs(shared, request, session, response).await;
     }
 }
 
@@ -335,14 +324,50 @@ async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<Se
     }
 }
 
+/// The cookies, framing and caching headers of a response.
+fn set_headers(
+    shared: &Shared,
+    request: &Request<'_>,
+    session: &RequestSession,
+    response: &mut Response<'_>,
+) {
+    let state = session.lock();
+    write_cookies(shared, request, session, &state, response);
+    if is_login_page(&shared.config, request.uri().path().as_str()) {
+        // The relogin dialog frames the login page: our origin only.
+        response.set_raw_header("X-Frame-Options", "SAMEORIGIN");
+        if !response.headers().contains("Content-Security-Policy") {
+            response.set_raw_header("Content-Security-Policy", "frame-ancestors 'self'");
+        }
+    }
+    // Nothing personal may be kept by a cache: a signed-in page, a
+    // response that sets a cookie, a form that holds a CSRF token.
+    let authenticated = session.was_authenticated || state.user_id().is_some();
+    if authenticated || state.csrf_issued() || response.headers().contains("Set-Cookie") {
+        response.set_raw_header("Cache-Control", "no-store");
+    }
+}
+
 /// The crate's cookies as this response leaves them.
 fn write_cookies(
     shared: &Shared,
     request: &Request<'_>,
+    session: &RequestSession,
     state: &SessionState,
     response: &mut Response<'_>,
 ) {
     let config = &shared.config;
+    match state.csrf_cookie() {
+        // A stored session holds the token itself.
+        CookieChange::Set(token) if state.record().is_none() => {
+            response.adjoin_header(cookie::csrf(token.clone(), config))
+        }
+        // Logged in: the visitor's token is void.
+        _ if state.user_id().is_some() && session.visitor_csrf.is_some() => {
+            response.adjoin_header(cookie::removal(CSRF_COOKIE, config))
+        }
+        _ => {}
+    }
     match state.session_cookie() {
         CookieChange::Set(token) => response.adjoin_header(cookie::session(token.clone(), config)),
         CookieChange::Clear => response.adjoin_header(cookie::removal(SESSION_COOKIE, config)),

@@ -64,11 +64,17 @@ fn is_safe(method: Method) -> bool {
 
 /// Compares `sent` with the session's token without creating a session.
 fn check(session: &Session<'_>, sent: Option<&str>) -> Result<(), CsrfError> {
-    let mut state = session.request().lock();
-    // A session created by this very request has a token no page has seen.
-    let verdict = match (sent, state.stored_record()) {
+    let request = session.request();
+    let mut state = request.lock();
+    // Without a stored session, the visitor's token is in its own cookie;
+    // a token chosen by this very request is one no page has seen.
+    let expected = match state.stored_record() {
+        Some(record) => Some(record.csrf_token.as_str()),
+        None => request.visitor_csrf.as_deref(),
+    };
+    let verdict = match (sent, expected) {
         (None, _) => Err(CsrfError::Missing),
-        (Some(sent), Some(record)) => secret::same_secret(&record.csrf_token, sent)
+        (Some(sent), Some(expected)) => secret::same_secret(expected, sent)
             .then_some(())
             .ok_or(CsrfError::Mismatch),
         (Some(_), None) => Err(CsrfError::Mismatch),

@@ -169,9 +169,9 @@ pub(crate) async fn expire(
     let mut expired = SessionState::expired(true);
     if let Some((id, _)) = backup {
         expired.set_backup_cookie(id);
-        // Every tab's relogin frame then shares one anonymous session, and
-        // so one CSRF token for the login form.
-        expired.start_anonymous(now, config.expire_after);
+        // Every tab's relogin frame then shares one CSRF token for the
+        // login form (a cookie, not a stored session).
+        expired.visitor_csrf(None);
     }
     Ok(expired)
 }

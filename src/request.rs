@@ -48,6 +48,10 @@ pub(crate) struct SessionState {
     signed_out: bool,
     /// The handler asked for the CSRF token: the response holds a secret.
     csrf_issued: bool,
+    /// The CSRF token of a visitor without a session row, once chosen.
+    visitor_csrf: Option<String>,
+    /// What the response does to the visitor's CSRF cookie.
+    csrf_cookie: CookieChange,
     /// A CSRF check failed: a forged request must not extend the session.
     activity_refused: bool,
     /// Activity to record even on a passive route (keepalive, idleFor).
@@ -161,15 +165,40 @@ impl SessionState {
         }
     }
 
-    /// Starts a new anonymous session (saved when the response leaves).
-    pub fn start_anonymous(&mut self, now: i64, expire_after: u64) {
+    /// The CSRF token of a visitor without a session row: the one this
+    /// request already chose, else the browser's (`sent`), else a new one
+    /// that the response sets as a cookie. No row is written for it.
+    pub fn visitor_csrf(&mut self, sent: Option<&str>) -> String {
+        if let Some(token) = &self.visitor_csrf {
+            return token.clone();
+        }
+        let token = match sent {
+            Some(sent) => sent.to_owned(),
+            None => {
+                let token = secret::random_secret();
+                self.csrf_cookie = CookieChange::Set(token.clone());
+                token
+            }
+        };
+        self.visitor_csrf = Some(token.clone());
+        token
+    }
+
+    /// What the response does to the visitor's CSRF cookie.
+    pub fn csrf_cookie(&self) -> &CookieChange {
+        &self.csrf_cookie
+    }
+
+    /// Starts a new anonymous session (saved when the response leaves),
+    /// keeping the visitor's CSRF token, so forms already out stay valid.
+    pub fn start_anonymous(&mut self, now: i64, expire_after: u64, csrf_token: String) {
         let token = secret::random_secret();
         self.live = Some(Live {
             record: SessionRecord {
                 token_hash: secret::hash(&token),
                 user_id: None,
                 data: String::new(),
-                csrf_token: secret::random_secret(),
+                csrf_token,
                 created_at: now,
                 authenticated_at: None,
                 last_activity: now,
@@ -308,6 +337,13 @@ impl SessionState {
     }
 }
 
+/// The crate's cookies the browser sent besides the session token.
+#[derive(Default)]
+pub(crate) struct BrowserCookies {
+    pub backup_id: Option<String>,
+    pub visitor_csrf: Option<String>,
+}
+
 /// Request-local session state; its own type, so `local_cache` holds exactly one.
 pub(crate) struct RequestSession {
     /// `None` when the fairing did not run for this request.
@@ -316,6 +352,8 @@ pub(crate) struct RequestSession {
     pub now: i64,
     /// The relogin backup cookie's value, if the browser sent one.
     pub backup_id: Option<String>,
+    /// The visitor's CSRF cookie, if the browser sent a well-formed one.
+    pub visitor_csrf: Option<String>,
     /// The locale for the browser's strings.
     pub locale: String,
     /// Whether the request arrived with an authenticated session, live or
@@ -335,14 +373,15 @@ impl RequestSession {
         shared: Arc<Shared>,
         now: i64,
         locale: String,
-        backup_id: Option<String>,
+        cookies: BrowserCookies,
         state: SessionState,
     ) -> Self {
         let was_authenticated = state.user_id().is_some() || state.expired;
         RequestSession {
             shared: Some(shared),
             now,
-            backup_id,
+            backup_id: cookies.backup_id,
+            visitor_csrf: cookies.visitor_csrf,
             locale,
             was_authenticated,
             unreadable: false,
@@ -359,7 +398,7 @@ impl RequestSession {
                 shared,
                 now,
                 crate::i18n::DEFAULT_LOCALE.into(),
-                None,
+                BrowserCookies::default(),
                 SessionState::default(),
             )
         }
@@ -370,6 +409,7 @@ impl RequestSession {
             shared: None,
             now: 0,
             backup_id: None,
+            visitor_csrf: None,
             locale: crate::i18n::DEFAULT_LOCALE.into(),
             was_authenticated: false,
             unreadable: false,

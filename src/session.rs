@@ -82,16 +82,17 @@ impl<'r> Session<'r> {
     }
 
     /// The session's CSRF token, for a hidden `csrf_token` form field or the
-    /// `X-CSRF-Token` header. Starts an anonymous session if there is none,
-    /// so login forms are protected too.
+    /// `X-CSRF-Token` header. A visitor without a session gets one too, so
+    /// login forms are protected; theirs lives in a cookie of its own
+    /// (`session_security_csrf`), not in a stored session, so
+    /// a flood of cookieless visits writes nothing to the store.
     pub fn csrf_token(&self) -> String {
         let mut state = self.request.lock();
-        self.ensure_record(&mut state);
         state.issue_csrf();
-        state
-            .record()
-            .map(|r| r.csrf_token.clone())
-            .unwrap_or_default()
+        match state.record() {
+            Some(record) => record.csrf_token.clone(),
+            None => state.visitor_csrf(self.request.visitor_csrf.as_deref()),
+        }
     }
 
     /// Logs `user_id` in: a new session token (the old one dies, against
@@ -219,7 +220,8 @@ impl<'r> Session<'r> {
     /// Creates an anonymous session row (saved when the response leaves).
     fn ensure_record(&self, state: &mut SessionState) {
         if state.record().is_none() {
-            state.start_anonymous(self.request.now, self.shared.config.expire_after);
+            let csrf = state.visitor_csrf(self.request.visitor_csrf.as_deref());
+            state.start_anonymous(self.request.now, self.shared.config.expire_after, csrf);
         }
     }
 

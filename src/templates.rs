@@ -2,6 +2,8 @@
 //! [`Dialogs`] context value they render, and JSON safe inside a script
 //! element.
 
+use std::sync::OnceLock;
+
 use rocket_dyn_templates::tera::{Context, Tera};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -115,8 +117,14 @@ impl Dialogs {
     /// The same markup as the Tera include, for applications that render
     /// HTML some other way. Empty without a live authenticated session.
     pub fn to_html(&self) -> Result<String, Error> {
-        let mut tera = Tera::default();
-        register_templates(&mut tera)?;
+        // Parsed once: injection renders this on every signed-in page.
+        static TERA: OnceLock<Result<Tera, String>> = OnceLock::new();
+        let tera = TERA.get_or_init(|| {
+            let mut tera = Tera::default();
+            register_templates(&mut tera).map_err(|e| e.to_string())?;
+            Ok(tera)
+        });
+        let tera = tera.as_ref().map_err(|e| Error::Template(e.clone()))?;
         let mut context = Context::new();
         context.insert("session_security", self);
         tera.render(ALL.0, &context)

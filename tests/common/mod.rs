@@ -184,6 +184,12 @@ fn note(_user: Authenticated, note: CsrfForm<Note>) -> String {
     note.into_inner().text
 }
 
+/// A form a visitor without a session posts (a login form, say).
+#[post("/visitor-form", data = "<form>")]
+fn visitor_form(form: CsrfForm<Note>) -> String {
+    form.into_inner().text
+}
+
 #[post("/api/note")]
 fn api_note(_user: Authenticated, _csrf: CsrfChecked) -> &'static str {
     "accepted"
@@ -215,6 +221,7 @@ pub fn app_with(figment: Figment, fairing: SessionSecurity) -> Rocket<Build> {
                 dialogs_config,
                 asset_urls,
                 note,
+                visitor_form,
                 api_note
             ],
         )
