@@ -245,6 +245,55 @@
 //!   session ends otherwise. The tabs of the browser watch it, so a
 //!   sign-out in one reaches the others within a second, with no request.
 //!
+//! ## Login throttling
+//!
+//! A password hash is slow on purpose (argon2 holds 19 MiB and a CPU for
+//! each check), so an unguarded login form lets a flood of wrong passwords
+//! take the memory and the CPUs, and lets a guesser try as fast as the
+//! server hashes. [`LoginThrottle`] guards the check: at most
+//! `concurrent_hashes` run at once (a login that waits `hash_wait_ms` for
+//! its turn gets `503` with `Retry-After`), and a username that failed 5
+//! times in a row from one address gets `429` with `Retry-After`, without
+//! a hash, for 30 s, twice as long after each further failure, up to
+//! 15 minutes. Other usernames and other addresses carry on; a success
+//! clears the pair. Attach [`LoginThrottle::fairing`] (it reads the
+//! `login_throttle` table, see [`ThrottleConfig`], and runs on the session
+//! fairing's clock) and put the password check into
+//! [`LoginThrottle::attempt`]:
+//!
+//! ```
+//! # use rocket::{post, FromForm, State};
+//! use std::net::SocketAddr;
+//! use rocket::response::Redirect;
+//! use rocket_session_security::{CsrfForm, LoginRefused, LoginThrottle, Session};
+//!
+//! #[derive(FromForm)]
+//! struct Login { username: String, password: String }
+//!
+//! # fn password_ok(_: &str, _: &str) -> bool { true }
+//! #[post("/login", data = "<form>")]
+//! async fn login(
+//!     throttle: &State<LoginThrottle>,
+//!     peer: SocketAddr,
+//!     form: CsrfForm<Login>,
+//!     session: Session<'_>,
+//! ) -> Result<Redirect, LoginRefused> {
+//!     let (username, password) = (form.username.clone(), form.password.clone());
+//!     let check = move || password_ok(&username, &password);
+//!     if !throttle.attempt(&form.username, peer.ip(), check).await? {
+//!         return Ok(Redirect::to("/login"));
+//!     }
+//!     session.login(&form.username).await.ok();
+//!     Ok(Redirect::to("/"))
+//! }
+//! ```
+//!
+//! [`LoginRefused`] answers JSON to scripts and a short page to browsers;
+//! an application that would rather show its login form again takes
+//! [`LoginRefused::status`] and [`LoginRefused::retry_after`] from it.
+//! The peer address is right for a server that clients reach directly;
+//! behind a proxy, see [`LoginThrottle::attempt`] on which address to trust.
+//!
 //! ## Layout, for contributors
 //!
 //! One concern per file; a module imports only modules listed above it
@@ -269,6 +318,7 @@
 //! | `routes/` | every handler the fairing mounts, and the catchers |
 //! | `unavailable`, `background` | the 503 answer; flush, purge and peers |
 //! | `inject` | the dialogs put into every signed-in HTML page |
+//! | `throttle` | [`LoginThrottle`]: the bound on password hashes at once, the backoff per username and address |
 //! | `fairing` | wiring at launch, and the rules applied to each request |
 
 #![forbid(unsafe_code)]
@@ -294,6 +344,7 @@ mod session;
 mod shared;
 mod store;
 mod templates;
+mod throttle;
 mod unavailable;
 
 pub use activity::Timing;
@@ -310,3 +361,4 @@ pub use session::Session;
 pub use shared::{LocaleHook, UserTimeouts};
 pub use store::{BackupRecord, SessionRecord, SessionStore, SqlStore, StoreStats};
 pub use templates::{register_templates, Dialogs};
+pub use throttle::{LoginRefused, LoginThrottle, ThrottleConfig};

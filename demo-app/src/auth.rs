@@ -1,13 +1,19 @@
-//! Login and logout: the forms, the password check and the relogin flag.
+//! Login and logout: the forms, the password check (behind the library's
+//! login throttle) and the relogin flag.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use rocket::form::FromForm;
-use rocket::http::Status;
+use rocket::http::{Header, Status};
 use rocket::request::FlashMessage;
+use rocket::response::status::Custom;
 use rocket::response::{Flash, Redirect};
-use rocket::{get, post, routes, Route};
+use rocket::{get, post, routes, Responder, Route, State};
 use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
-use rocket_session_security::{after_login, local_path, CsrfForm, CsrfFormError, Relogin, Session};
+use rocket_session_security::{
+    after_login, local_path, CsrfForm, CsrfFormError, LoginRefused, LoginThrottle, Relogin, Session,
+};
 
 use crate::db::{AppResult, Crm};
 use crate::layout::{Confirmation, Reply};
@@ -70,14 +76,40 @@ fn relogin_form(session: Session<'_>, relogin: Relogin) -> Template {
 /// form rather than a bare error page.
 type LoginSubmission<'r> = Result<CsrfForm<LoginForm>, CsrfFormError<'r>>;
 
+/// What a login POST answers: the usual replies, or the form again with
+/// `429`/`503` and `Retry-After` when the throttle would not check the
+/// password (too many failures of this username from this address, or too
+/// many checks running).
+#[derive(Responder)]
+enum SignIn {
+    Reply(Reply),
+    Refused(Custom<Template>, Header<'static>),
+}
+
+impl From<Reply> for SignIn {
+    fn from(reply: Reply) -> Self {
+        SignIn::Reply(reply)
+    }
+}
+
+/// Who is signing in, as the throttle counts them: the peer address. The
+/// demo is reached directly, so the peer is the client, and no header a
+/// client writes (`X-Real-IP`) can make it someone else. Only a local test
+/// request may come without one.
+fn client(peer: Option<SocketAddr>) -> IpAddr {
+    peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip())
+}
+
 /// Signs in and goes to `next`.
 #[post("/login", data = "<form>")]
 async fn login<'r>(
     session: Session<'_>,
     db: Connection<Crm>,
+    throttle: &State<LoginThrottle>,
+    peer: Option<SocketAddr>,
     form: LoginSubmission<'r>,
-) -> AppResult<Reply> {
-    sign_in(session, db, form, false).await
+) -> AppResult<SignIn> {
+    sign_in(session, db, throttle, client(peer), form, false).await
 }
 
 /// Signs in from the relogin dialog and ends at the library's
@@ -86,19 +118,40 @@ async fn login<'r>(
 async fn relogin<'r>(
     session: Session<'_>,
     db: Connection<Crm>,
+    throttle: &State<LoginThrottle>,
+    peer: Option<SocketAddr>,
     relogin: Relogin,
     form: LoginSubmission<'r>,
-) -> AppResult<Reply> {
-    sign_in(session, db, form, relogin.into()).await
+) -> AppResult<SignIn> {
+    sign_in(session, db, throttle, client(peer), form, relogin.into()).await
 }
 
-/// Checks the password and logs in; a failure changes nothing in the session.
+/// What the login form says when the throttle refused it.
+fn refusal_message(refused: LoginRefused) -> String {
+    match refused {
+        LoginRefused::TooManyFailures { retry_after } => {
+            let wait = match retry_after {
+                0..=119 => format!("{retry_after} seconds"),
+                _ => format!("{} minutes", retry_after.div_ceil(60)),
+            };
+            format!("Too many failed sign-ins for this username. Please try again in {wait}.")
+        }
+        LoginRefused::Busy { .. } => {
+            "Many people are signing in right now. Please try again in a moment.".to_owned()
+        }
+    }
+}
+
+/// Checks the password through the throttle and logs in; a failure
+/// changes nothing in the session.
 async fn sign_in(
     session: Session<'_>,
     mut db: Connection<Crm>,
+    throttle: &LoginThrottle,
+    client: IpAddr,
     form: LoginSubmission<'_>,
     relogin: bool,
-) -> AppResult<Reply> {
+) -> AppResult<SignIn> {
     let form = match form {
         Ok(form) => form.into_inner(),
         Err(_) => {
@@ -110,7 +163,8 @@ async fn sign_in(
                 "",
                 Some(error),
                 None,
-            )));
+            ))
+            .into());
         }
     };
     let username = form.username.trim().to_owned();
@@ -121,14 +175,29 @@ async fn sign_in(
             .await?;
     let (display_name, hash) = stored.unzip();
     let known = hash.is_some();
-    // Argon2 is deliberately slow: keep it off the async workers.
+    // An unknown username is checked too, against the dummy hash: it takes
+    // as long and is throttled alike, so neither tells who has an account.
     let password = form.password;
-    let matches = rocket::tokio::task::spawn_blocking(move || match &hash {
+    let check = move || match &hash {
         Some(hash) => password::matches(&password, hash),
         None => password::matches(&password, password::dummy_hash()),
-    })
-    .await
-    .unwrap_or(false);
+    };
+    let matches = match throttle.attempt(&username, client, check).await {
+        Ok(matches) => matches,
+        Err(refused) => {
+            let message = refusal_message(refused);
+            let page = login_page(
+                &session,
+                relogin,
+                Some(&form.next),
+                &username,
+                Some(&message),
+                None,
+            );
+            let retry_after = Header::new("Retry-After", refused.retry_after().to_string());
+            return Ok(SignIn::Refused(Custom(refused.status(), page), retry_after));
+        }
+    };
     let display_name = display_name.unwrap_or_default();
     if !(known && matches) {
         let error = "That username and password do not match.";
@@ -140,18 +209,19 @@ async fn sign_in(
             Some(error),
             None,
         );
-        return Ok(Reply::Invalid(page));
+        return Ok(Reply::Invalid(page).into());
     }
 
     session.login(&username).await?;
     if relogin {
         // The library's after_relogin restores the session for the same user.
-        return Ok(Reply::Redirect(after_login(true, None)));
+        return Ok(Reply::Redirect(after_login(true, None)).into());
     }
     Ok(Reply::Flash(Flash::success(
         after_login(false, Some(&form.next)),
         format!("Welcome, {display_name}."),
-    )))
+    ))
+    .into())
 }
 
 /// Logs out. A wrong CSRF token is refused while signed in (another site

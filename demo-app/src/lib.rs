@@ -9,7 +9,9 @@
 //! - Every page's base template includes `session_security/all.html`, every
 //!   form carries the CSRF token and every POST handler takes a `CsrfForm`.
 //! - The login handler serves `/login` and `/login/<relogin>`, so the
-//!   relogin dialog can open it in place.
+//!   relogin dialog can open it in place, and checks passwords through the
+//!   library's [`LoginThrottle`]: a few argon2 hashes at a time, and a
+//!   backoff for a username failing again and again from one address.
 //!
 //! `cargo run -p demo-app` from the repository root serves it on
 //! <http://127.0.0.1:8000>; sign in as `alice` / `alice-demo-pass` or
@@ -34,7 +36,7 @@ use rocket::figment::Figment;
 use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
-use rocket_session_security::{catchers, register_templates, SessionSecurity};
+use rocket_session_security::{catchers, register_templates, LoginThrottle, SessionSecurity};
 
 /// The demo's own templates; the repository root has a `templates/` folder
 /// for the library, so the relative default would pick the wrong one.
@@ -68,6 +70,8 @@ pub fn rocket() -> Rocket<Build> {
 pub fn rocket_with(security: SessionSecurity, figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
         .attach(security.with_user_timeouts(users::ManagerTimeouts))
+        // Runs on the session fairing's clock, so tests move both at once.
+        .attach(LoginThrottle::fairing())
         .attach(db::stage())
         .attach(Template::custom(|engines| {
             if let Err(e) = register_templates(&mut engines.tera) {
