@@ -150,6 +150,39 @@ impl<T> Sentinel for CsrfForm<T> {
     }
 }
 
+/// The form of a POST that carries nothing but its CSRF token, such as a
+/// logout or delete button: `CsrfForm<NoFields>` checks the token (field
+/// or header) and nothing else. Other fields are ignored.
+///
+/// ```
+/// # use rocket::post;
+/// use rocket::response::Redirect;
+/// use rocket_session_security::{CsrfForm, NoFields, Session};
+///
+/// #[post("/logout", data = "<_form>")]
+/// async fn logout(_form: CsrfForm<NoFields>, session: Session<'_>) -> Redirect {
+///     session.logout().await.ok();
+///     Redirect::to("/login")
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoFields;
+
+#[rocket::async_trait]
+impl<'r> FromForm<'r> for NoFields {
+    type Context = ();
+
+    fn init(_: rocket::form::Options) {}
+
+    fn push_value(_: &mut (), _: ValueField<'r>) {}
+
+    async fn push_data(_: &mut (), _: rocket::form::DataField<'r, '_>) {}
+
+    fn finalize(_: ()) -> rocket::form::Result<'r, Self> {
+        Ok(NoFields)
+    }
+}
+
 /// Why a [`CsrfForm`] was refused.
 #[derive(Debug)]
 pub enum CsrfFormError<'r> {

@@ -353,7 +353,7 @@ pub use config::Config;
 pub use cookie::{BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
 pub use error::{ConfigError, Error};
 pub use fairing::SessionSecurity;
-pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError};
+pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, NoFields};
 pub use paths::{local_path, CSRF_FIELD, CSRF_HEADER};
 pub use relogin::{after_login, Relogin};
 pub use routes::catchers;

@@ -13,20 +13,78 @@ use crate::session::Session;
 use crate::shared::Shared;
 use crate::store::BackupRecord;
 
-/// The `relogin` route parameter of a login handler (`/login/<relogin>`):
-/// `1`, `true`, `yes` or `on` mean the login came through the relogin
-/// dialog; `0`, `false`, `no` or `off` that it did not.
+/// The `relogin` route parameter of a login handler: whether the login
+/// came through the relogin dialog. `1`, `true`, `yes` or `on` say it did;
+/// `0`, `false`, `no` or `off` that it did not.
+///
+/// As a trailing parameter, `/login/<relogin..>`, one handler serves both
+/// `/login` (no segment: not a relogin) and `/login/1` (the URL the
+/// dialog opens). [`Relogin::form_action`] and [`Relogin::retry`] keep the
+/// flag (and `next`) through the form and a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Relogin(pub bool);
+
+impl Relogin {
+    fn parse(param: &str) -> Option<Self> {
+        match param.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Some(Relogin(true)),
+            "0" | "false" | "no" | "off" => Some(Relogin(false)),
+            _ => None,
+        }
+    }
+
+    /// Where the login form at `login_path` (e.g. `/login`) posts to:
+    /// `/login/1` inside the relogin dialog, else `/login`, with `next`
+    /// when it is a local path (see [`local_path`]).
+    pub fn form_action(&self, login_path: &str, next: Option<&str>) -> String {
+        let base = login_path.trim_end_matches('/');
+        match (self.0, next.and_then(local_path)) {
+            (true, _) => format!("{base}/1"),
+            (false, Some(next)) => format!("{base}?next={}", urlencoded(next)),
+            (false, None) => base.to_owned(),
+        }
+    }
+
+    /// Back to the login form after a failed attempt, keeping the relogin
+    /// flag, so a second try inside the dialog still ends in a relogin.
+    pub fn retry(&self, login_path: &str, next: Option<&str>) -> Redirect {
+        Redirect::to(self.form_action(login_path, next))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn urlencoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(byte))
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
 
 impl<'a> rocket::request::FromParam<'a> for Relogin {
     type Error = &'a str;
 
     fn from_param(param: &'a str) -> Result<Self, Self::Error> {
-        match param.to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Ok(Relogin(true)),
-            "0" | "false" | "no" | "off" => Ok(Relogin(false)),
-            _ => Err(param),
+        Relogin::parse(param).ok_or(param)
+    }
+}
+
+impl<'r> rocket::request::FromSegments<'r> for Relogin {
+    type Error = String;
+
+    fn from_segments(
+        segments: rocket::http::uri::Segments<'r, rocket::http::uri::fmt::Path>,
+    ) -> Result<Self, Self::Error> {
+        let all: Vec<&str> = segments.collect();
+        match all.as_slice() {
+            [] => Ok(Relogin(false)),
+            [one] => Relogin::parse(one).ok_or_else(|| one.to_string()),
+            more => Err(more.join("/")),
         }
     }
 }

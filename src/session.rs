@@ -95,6 +95,18 @@ impl<'r> Session<'r> {
         }
     }
 
+    /// The hidden form field that carries [`csrf_token`](Self::csrf_token):
+    /// put it into every POST form, e.g. `{{ csrf_field | safe }}` in Tera
+    /// with `context! { csrf_field: session.csrf_field() }`.
+    pub fn csrf_field(&self) -> String {
+        // The token is URL-safe base64: nothing in it needs escaping.
+        format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            crate::paths::CSRF_FIELD,
+            self.csrf_token()
+        )
+    }
+
     /// Logs `user_id` in: a new session token (the old one dies, against
     /// session fixation), a new CSRF token, fresh activity and absolute
     /// clocks. Data of an anonymous session (or of the same user) is kept;
