@@ -8,11 +8,11 @@ use std::time::Duration;
 use rocket::tokio::{self, time::sleep};
 
 use crate::shared::Shared;
-use crate::store::StorePool;
 
 /// Starts the background tasks; they end with `shutdown`.
 pub(crate) fn start(shared: Arc<Shared>, shutdown: rocket::Shutdown) {
-    if let Some(StorePool::Postgres(pool)) = &shared.pool {
+    #[cfg(feature = "postgres")]
+    if let Some(crate::store::StorePool::Postgres(pool)) = &shared.pool {
         crate::store::listen_to_peers(shared.sessions.clone(), pool.clone(), shutdown.clone());
     }
     tokio::spawn(flush_and_purge(shared, shutdown));

@@ -104,8 +104,9 @@ impl fmt::Display for Error {
             ),
             Error::UnsupportedUrl(url) => write!(
                 f,
-                "unsupported session store url `{url}`: use `sqlite://...` or `postgres://...` \
-                 in `databases.session_security.url`"
+                "unsupported session store url `{url}`: use `sqlite://...` (cargo feature \
+                 `sqlite`, the default) or `postgres://...` (feature `postgres`) in \
+                 `databases.session_security.url`"
             ),
         }
     }

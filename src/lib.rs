@@ -324,6 +324,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!(
+    "rocket_session_security needs a store: enable the `sqlite` (default) or `postgres` feature"
+);
+
 mod activity;
 mod assets;
 mod background;

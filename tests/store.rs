@@ -8,6 +8,7 @@ mod common;
 
 use std::sync::Arc;
 
+#[cfg(feature = "postgres")]
 use common::{fresh_postgres_database, LibraryApp, TestApp};
 
 use rocket_session_security::{BackupRecord, SessionRecord, SessionStore, SqlStore};
@@ -19,6 +20,7 @@ async fn sqlite_store() -> Option<SqlStore> {
     Some(store)
 }
 
+#[cfg(feature = "postgres")]
 async fn postgres_store() -> Option<SqlStore> {
     let url = fresh_postgres_database().await?;
     let store = SqlStore::connect(&url).await.expect("postgres");
@@ -234,9 +236,11 @@ macro_rules! store_suite {
 }
 
 store_suite!(sqlite, sqlite_store());
+#[cfg(feature = "postgres")]
 store_suite!(postgres, postgres_store());
 
 /// The fairing picks PostgreSQL from the URL alone.
+#[cfg(feature = "postgres")]
 #[rocket::async_test]
 async fn the_fairing_runs_on_postgres_by_url() {
     let Some(url) = fresh_postgres_database().await else {

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+#[cfg(feature = "postgres")]
 use super::notify::Peers;
 use super::{BackupRecord, SessionRecord, SessionStore};
 use crate::error::Error;
@@ -82,6 +83,7 @@ impl StoreCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "postgres")]
     pub(super) fn count_notification(&self) {
         Self::count(&self.notifications);
     }
@@ -111,6 +113,7 @@ pub(crate) struct SessionCache {
     timeout: Duration,
     /// Moves on every eviction: a read that raced one is not cached.
     epoch: AtomicU64,
+    #[cfg(feature = "postgres")]
     peers: Mutex<Option<Arc<Peers>>>,
     pub counters: Arc<StoreCounters>,
 }
@@ -139,12 +142,14 @@ impl SessionCache {
             grace,
             timeout: Duration::from_secs(timeout),
             epoch: AtomicU64::new(0),
+            #[cfg(feature = "postgres")]
             peers: Mutex::default(),
             counters: Arc::default(),
         }
     }
 
     /// From now on, evictions are announced to the other instances.
+    #[cfg(feature = "postgres")]
     pub(super) fn announce_to(&self, peers: Arc<Peers>) {
         *lock(&self.peers) = Some(peers);
     }
@@ -336,6 +341,7 @@ impl SessionCache {
     }
 
     /// Drops every entry: notifications may have been missed.
+    #[cfg(feature = "postgres")]
     pub(super) fn clear(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Some(entries) = &self.entries {
@@ -344,9 +350,10 @@ impl SessionCache {
     }
 
     /// Tells the other instances, if any, to drop their copy.
-    fn announce(&self, token_hash: &str) {
+    fn announce(&self, _token_hash: &str) {
+        #[cfg(feature = "postgres")]
         if let Some(peers) = lock(&self.peers).as_ref() {
-            peers.announce(key(token_hash));
+            peers.announce(key(_token_hash));
         }
     }
 

@@ -7,10 +7,12 @@ mod pool;
 mod sql;
 
 mod cache;
+#[cfg(feature = "postgres")]
 mod notify;
 
 pub(crate) use cache::SessionCache;
 pub use cache::StoreStats;
+#[cfg(feature = "postgres")]
 pub(crate) use notify::start as listen_to_peers;
 pub(crate) use pool::StorePool;
 pub use sql::SqlStore;

@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
-use sqlx::postgres::PgConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, PgPool, SqlitePool};
+#[cfg(feature = "postgres")]
+use sqlx::postgres::{PgConnectOptions, PgPool};
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::ConnectOptions;
 
 use crate::error::Error;
 
@@ -30,8 +32,10 @@ const CONFIG_PATH: &str = "databases.session_security";
 #[derive(Debug, Clone)]
 pub(crate) enum StorePool {
     /// `sqlite://…`: the embedded default; one process owns the file.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqlitePool),
     /// `postgres://…`: shared by several application instances.
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
 }
 
@@ -63,8 +67,9 @@ impl StorePool {
 
     async fn connect(config: &rocket_db_pools::Config) -> Result<Self, Error> {
         let url = config.url.as_str();
-        let connect_timeout = Duration::from_secs(config.connect_timeout);
+        #[cfg(feature = "sqlite")]
         if url.starts_with("sqlite:") {
+            let connect_timeout = Duration::from_secs(config.connect_timeout);
             // WAL lets readers go on while one connection writes, and with
             // WAL `synchronous=NORMAL` cannot corrupt the file: a power cut
             // loses at most the last commits, which here are activity stamps.
@@ -74,23 +79,26 @@ impl StorePool {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(connect_timeout)
                 .disable_statement_logging();
-            Ok(StorePool::Sqlite(
+            return Ok(StorePool::Sqlite(
                 pool_options(config).connect_with(options).await?,
-            ))
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
-            Ok(StorePool::Postgres(
-                pool_options(config).connect_with(options).await?,
-            ))
-        } else {
-            Err(Error::UnsupportedUrl(url.into()))
+            ));
         }
+        #[cfg(feature = "postgres")]
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+            return Ok(StorePool::Postgres(
+                pool_options(config).connect_with(options).await?,
+            ));
+        }
+        Err(Error::UnsupportedUrl(url.into()))
     }
 
     /// Closes every connection; waits for those in use.
     pub async fn close(&self) {
         match self {
+            #[cfg(feature = "sqlite")]
             StorePool::Sqlite(pool) => pool.close().await,
+            #[cfg(feature = "postgres")]
             StorePool::Postgres(pool) => pool.close().await,
         }
     }

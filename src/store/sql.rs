@@ -8,7 +8,9 @@ use crate::error::Error;
 macro_rules! on_pool {
     ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
+            #[cfg(feature = "sqlite")]
             StorePool::Sqlite($p) => $body,
+            #[cfg(feature = "postgres")]
             StorePool::Postgres($p) => $body,
         }
     };
@@ -132,6 +134,7 @@ impl SessionStore for SqlStore {
             return Ok(());
         }
         match &self.pool {
+            #[cfg(feature = "postgres")]
             StorePool::Postgres(p) => {
                 // One round trip for a whole flush, however many sessions.
                 let sql = "UPDATE session_security_sessions AS s SET last_activity = v.at \
@@ -141,6 +144,7 @@ impl SessionStore for SqlStore {
                     stamps.iter().map(|(h, at)| (h.as_str(), *at)).unzip();
                 sqlx::query(sql).bind(hashes).bind(ats).execute(p).await?;
             }
+            #[cfg(feature = "sqlite")]
             StorePool::Sqlite(p) => {
                 // One transaction: one fsync for the whole flush.
                 let mut tx = p.begin().await?;

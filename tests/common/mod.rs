@@ -25,6 +25,7 @@ pub fn temp_sqlite_url() -> String {
 }
 
 /// The admin URL of the test server, if one is configured.
+#[cfg(feature = "postgres")]
 pub fn postgres_url() -> Option<String> {
     let url = std::env::var("SESSION_SECURITY_TEST_POSTGRES")
         .ok()
@@ -40,6 +41,7 @@ pub fn postgres_url() -> Option<String> {
 }
 
 /// A fresh database on the test server; returns its URL.
+#[cfg(feature = "postgres")]
 pub async fn fresh_postgres_database() -> Option<String> {
     static N: AtomicU32 = AtomicU32::new(0);
     let admin_url = postgres_url()?;
