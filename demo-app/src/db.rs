@@ -37,6 +37,10 @@ async fn prepare(rocket: Rocket<Build>) -> fairing::Result {
         rocket::error!("CRM migrations failed: {e}");
         return Err(rocket);
     }
+    if !crate::is_demo(rocket.figment()) {
+        // A deployment starts empty: no accounts with published passwords.
+        return Ok(rocket);
+    }
     if let Err(e) = seed::run_if_empty(db).await {
         rocket::error!("CRM sample data could not be written: {e}");
         return Err(rocket);

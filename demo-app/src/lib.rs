@@ -54,8 +54,17 @@ pub fn figment() -> Figment {
             "databases.session_security.url",
             "sqlite://session_security.sqlite",
         ))
-        // The demo is served over plain HTTP; a Secure cookie would never come back.
-        .join(("session_security.cookie_secure", false))
+}
+
+/// Whether this run is the demo: sample data with two accounts whose
+/// passwords the login page prints, served over plain HTTP. On in debug
+/// builds (`cargo run -p demo-app`); a release build is a real deployment
+/// unless configured with `demo = true` (`ROCKET_DEMO=true`): no sample
+/// accounts, and `Secure` cookies as the library defaults to.
+pub fn is_demo(figment: &Figment) -> bool {
+    figment
+        .extract_inner::<bool>("demo")
+        .unwrap_or(cfg!(debug_assertions))
 }
 
 /// The demo with the wall clock and the usual configuration.
@@ -68,16 +77,29 @@ pub fn rocket() -> Rocket<Build> {
 /// temporary directory). The managers' shorter timeout is added here, so it
 /// applies whatever fairing comes in.
 pub fn rocket_with(security: SessionSecurity, figment: Figment) -> Rocket<Build> {
+    let demo = is_demo(&figment);
+    // The demo is served over plain HTTP, where a Secure cookie would never
+    // come back; an explicit `cookie_secure` still wins.
+    let figment = match demo {
+        true => figment.join(("session_security.cookie_secure", false)),
+        false => figment,
+    };
     rocket::custom(figment)
         .attach(security.with_user_timeouts(users::ManagerTimeouts))
         // Runs on the session fairing's clock, so tests move both at once.
         .attach(LoginThrottle::fairing())
         .attach(db::stage())
-        .attach(Template::custom(|engines| {
+        .attach(Template::custom(move |engines| {
             if let Err(e) = register_templates(&mut engines.tera) {
                 rocket::error!("{e}");
             }
             layout::configure_tera(&mut engines.tera);
+            // The login page lists the sample accounts only in the demo.
+            engines
+                .tera
+                .register_function("demo_accounts", move |_: &_| {
+                    Ok(rocket_dyn_templates::tera::Value::Bool(demo))
+                });
         }))
         .attach(headers::SecurityHeaders)
         .mount("/", auth::routes())

@@ -21,7 +21,12 @@ pub const START: i64 = 1_700_000_000;
 pub trait DemoApp: Sized {
     /// The demo on fresh SQLite files with the usual timings (warn after
     /// 540 s, expire after 600 s); `name` names the files' directory.
-    async fn start(name: &str) -> Self;
+    async fn start(name: &str) -> Self {
+        Self::start_with(name, |figment| figment).await
+    }
+
+    /// [`start`](Self::start) with settings of the test's on top.
+    async fn start_with(name: &str, settings: impl FnOnce(Figment) -> Figment) -> Self;
 
     /// A second browser on the same databases and clock.
     async fn second_browser(&self) -> Self;
@@ -35,7 +40,7 @@ pub trait DemoApp: Sized {
 }
 
 impl DemoApp for TestApp {
-    async fn start(name: &str) -> Self {
+    async fn start_with(name: &str, settings: impl FnOnce(Figment) -> Figment) -> Self {
         let dir = TempDir::new(&format!("demo-app-{name}"));
         let url = |file: &str| dir.sqlite_url(file);
         // Global profile: wins over Rocket.toml and ROCKET_* variables alike.
@@ -48,7 +53,9 @@ impl DemoApp for TestApp {
             .merge(Serialized::global("session_security.warn_after", 540))
             .merge(Serialized::global("session_security.expire_after", 600))
             .merge(Serialized::global("log_level", "off"));
-        launch(ManualClock::new(START), figment).await.holding(dir)
+        launch(ManualClock::new(START), settings(figment))
+            .await
+            .holding(dir)
     }
 
     async fn second_browser(&self) -> Self {
