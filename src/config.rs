@@ -60,8 +60,10 @@ pub struct Config {
     ///
     /// _Default:_ `1`
     pub activity_write_grace: u64,
-    /// Whether the session cookies carry `Secure`. Turn it off only for
-    /// plain-HTTP development.
+    /// Whether the crate's cookies carry `Secure` and `__Host-` names
+    /// (`__Host-session_security`, …). Chromium accepts such cookies from
+    /// `http://localhost` and `http://127.0.0.1` too, so keep it on for
+    /// development there; turn it off only for plain HTTP on another host.
     ///
     /// _Default:_ `true`
     pub cookie_secure: bool,

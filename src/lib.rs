@@ -5,18 +5,33 @@
 //! An authenticated session that sees no activity for `expire_after` seconds
 //! is logged out **by the server**, whatever the browser does. The browser
 //! warns at `warn_after` with a countdown, every tab of the user agrees on
-//! when they were last active, and on expiry the page can be hidden behind a
+//! when they were last active, and on expiry the page is hidden behind a
 //! login dialog instead of being thrown away, so the same user logs in again
 //! and carries on with every unsaved input in place.
 //!
 //! ## Usage
 //!
-//! 1. Add the dependency:
+//! Four one-time steps, and nothing per page. The code below is the code of
+//! `examples/minimal` (`cargo run --example minimal`), whose login flow
+//! `tests/login_flow.rs` tests.
+//!
+//! 1. Add the dependency. The crate is not on crates.io yet: use a path, or
+//!    a git URL once it is published.
 //!
 //!    ```toml
 //!    [dependencies]
-//!    rocket_session_security = "0.1"
+//!    rocket_session_security = { path = "../rocket_session_security" }
+//!    # PostgreSQL instead of SQLite:
+//!    # rocket_session_security = { path = "…", default-features = false, features = ["postgres"] }
 //!    ```
+//!
+//!    The Cargo features pick the store drivers: `sqlite` (the default) and
+//!    `postgres` (several instances sharing sessions); a store URL whose
+//!    driver is not compiled in aborts launch. The crate turns on
+//!    Rocket's `json` and `secrets` features; your app needs no other. With
+//!    `secrets` on, Rocket refuses to launch in any profile but `debug`
+//!    without a `secret_key` (`ROCKET_SECRET_KEY`), although the crate itself
+//!    uses no private cookies (the key of the user tag lives in the store).
 //!
 //! 2. Attach the fairing and register the 401 catcher:
 //!
@@ -32,100 +47,65 @@
 //!    }
 //!    ```
 //!
-//!    The fairing connects the `session_security` database (SQLite file
+//!    The fairing opens the `session_security` database (SQLite file
 //!    `session_security.sqlite` unless `databases.session_security.url` says
 //!    otherwise; `postgres://…` when several instances share sessions),
-//!    creates its tables and mounts its routes under `/session_security`.
-//!    The keys under `databases.session_security` are `rocket_db_pools`'
-//!    own (`url`, `max_connections`, `connect_timeout`, …).
+//!    creates its tables, mounts its routes under `/session_security`, and
+//!    puts the dialogs into every signed-in HTML page. The keys under
+//!    `databases.session_security` are `rocket_db_pools`' own (`url`,
+//!    `max_connections`, `connect_timeout`, …). The catcher cannot come with
+//!    the fairing: Rocket refuses two catchers for one status, and the
+//!    application may have its own. Launch logs a warning when nothing at `/`
+//!    catches a 401.
 //!
-//! 3. Protect routes with [`Authenticated`], work with data through
-//!    [`Session`], and check forms with [`CsrfForm`]:
+//! 3. A login handler: one GET and one POST route at `/login/<relogin..>`,
+//!    which serves `/login` and `/login/1`, the URL the relogin dialog opens.
+//!    [`Relogin::form_action`] gives the form's `action`, [`Relogin::retry`]
+//!    the redirect after a failed attempt; both keep the relogin flag and
+//!    `next`. Check the password, call [`Session::login`] (a new session
+//!    token, so a token planted before login is worthless afterwards), and
+//!    answer with [`after_login`]:
 //!
 //!    ```
 //!    # use rocket::{get, post, FromForm};
-//!    use rocket_session_security::{Authenticated, CsrfForm, Session};
+//!    use rocket::response::Redirect;
+//!    use rocket_dyn_templates::{context, Template};
+//!    use rocket_session_security::{after_login, CsrfForm, Relogin, Session};
 //!
-//!    #[get("/dashboard")]
-//!    fn dashboard(user: Authenticated, session: Session<'_>) -> String {
-//!        let visits: u32 = session.get("visits").unwrap_or(0) + 1;
-//!        session.insert("visits", visits).ok();
-//!        format!("hello {}, visit {visits}", user.user_id)
+//!    # const USERS: [(&str, &str); 1] = [("carol", "carol-pass")];
+//!    #[get("/login/<relogin..>?<next>")]
+//!    fn login_form(relogin: Relogin, next: Option<&str>, session: Session<'_>) -> Template {
+//!        let (action, csrf_field) = (relogin.form_action("/login", next), session.csrf_field());
+//!        Template::render("login", context! { action, csrf_field })
 //!    }
 //!
 //!    #[derive(FromForm)]
-//!    struct Note { text: String }
-//!
-//!    #[post("/notes", data = "<note>")]
-//!    fn add_note(_user: Authenticated, note: CsrfForm<Note>) -> String {
-//!        note.into_inner().text
-//!    }
-//!    ```
-//!
-//!    Put [`Session::csrf_token`] into every form as a hidden `csrf_token`
-//!    field.
-//!
-//! 4. Bring in the warning and relogin dialogs: register the crate's
-//!    templates into your Tera once, put one line in your base template
-//!    (inside `<body>`), and hand each page its `session_security` value.
-//!
-//!    ```no_run
-//!    # use rocket::get;
-//!    use rocket_dyn_templates::{context, Template};
-//!    use rocket_session_security::{register_templates, Authenticated, Session};
-//!
-//!    // At launch: .attach(templates())
-//!    fn templates() -> impl rocket::fairing::Fairing {
-//!        Template::custom(|engines| {
-//!            if let Err(e) = register_templates(&mut engines.tera) {
-//!                rocket::error!("{e}");
-//!            }
-//!        })
+//!    struct Login {
+//!        username: String,
+//!        password: String,
 //!    }
 //!
-//!    #[get("/")]
-//!    fn home(_user: Authenticated, session: Session<'_>) -> Template {
-//!        Template::render("home", context! { session_security: session.dialogs() })
+//!    #[post("/login/<relogin..>?<next>", data = "<form>")]
+//!    async fn login(
+//!        relogin: Relogin,
+//!        next: Option<&str>,
+//!        form: CsrfForm<Login>,
+//!        session: Session<'_>,
+//!    ) -> Redirect {
+//!        let known = USERS.contains(&(form.username.as_str(), form.password.as_str()));
+//!        if !known || session.login(&form.username).await.is_err() {
+//!            return relogin.retry("/login", next);
+//!        }
+//!        after_login(relogin, next)
 //!    }
 //!    ```
 //!
 //!    ```html
-//!    {% include "session_security/all.html" %}
-//!    ```
-//!
-//!    The include renders nothing without a logged-in user. It needs no
-//!    inline script or style, so pages keep working under
-//!    `Content-Security-Policy: default-src 'self'`; the script and stylesheet
-//!    are served by the crate at content-hashed URLs. Without Tera, put
-//!    [`Dialogs::to_html`] into your pages instead. The strings follow the
-//!    browser's `Accept-Language` (English and ten more locales), or
-//!    [`SessionSecurity::with_locale`].
-//!
-//! 5. Your login handler: check the password, call [`Session::login`] (a
-//!    new session token, so a token planted before login is worthless
-//!    afterwards), and answer with [`after_login`]. Serve it at `/login` and
-//!    at `/login/<relogin>`, the URL the relogin dialog opens; that one
-//!    route parameter is all relogin needs:
-//!
-//!    ```
-//!    # use rocket::{post, FromForm};
-//!    use rocket::response::Redirect;
-//!    use rocket_session_security::{after_login, CsrfForm, Relogin, Session};
-//!
-//!    #[derive(FromForm)]
-//!    struct Login { username: String, password: String, next: Option<String> }
-//!
-//!    # fn password_ok(_: &str, _: &str) -> bool { true }
-//!    #[post("/login/<relogin>", data = "<form>")]
-//!    async fn login(relogin: Relogin, form: CsrfForm<Login>, session: Session<'_>) -> Redirect {
-//!        if !password_ok(&form.username, &form.password) {
-//!            return Redirect::to("/login");
-//!        }
-//!        if session.login(&form.username).await.is_err() {
-//!            return Redirect::to("/login");
-//!        }
-//!        after_login(relogin, form.next.as_deref())
-//!    }
+//!    <form method="post" action="{{ action }}">
+//!      {{ csrf_field | safe }}
+//!      <input name="username"> <input name="password" type="password">
+//!      <button type="submit">Sign in</button>
+//!    </form>
 //!    ```
 //!
 //!    [`after_login`] sends a relogin to `/session_security/after_relogin`,
@@ -133,13 +113,167 @@
 //!    user only (under yet another new token), refreshes the CSRF token in
 //!    every open tab and closes their dialogs; another user gets nothing and
 //!    a fresh page. Otherwise it follows `next` when that is a local path
-//!    (see [`local_path`]), else `/`.
+//!    (see [`local_path`]), else `/`. Real passwords go through
+//!    [`LoginThrottle`] (see Login throttling below).
+//!
+//! 4. A logout: a POST that carries only its CSRF token.
+//!
+//!    ```
+//!    # use rocket::post;
+//!    use rocket::response::Redirect;
+//!    use rocket_session_security::{CsrfForm, NoFields, Session};
+//!
+//!    #[post("/logout", data = "<_form>")]
+//!    async fn logout(_form: CsrfForm<NoFields>, session: Session<'_>) -> Redirect {
+//!        session.logout().await.ok();
+//!        Redirect::to("/login")
+//!    }
+//!    ```
+//!
+//!    A script may use the crate's own `POST /session_security/logout` with
+//!    the `X-CSRF-Token` header instead (see The crate's routes).
+//!
+//! Configuration is optional; the defaults work (see Configuration below).
+//!
+//! Nothing is repeated per page: the dialogs come by themselves. What a
+//! protected route and a form need is the application's own security, and it
+//! is short: an [`Authenticated`] parameter, [`CsrfForm`] instead of
+//! `Form`, and [`Session::csrf_field`] rendered in the form
+//! (`{{ csrf_field | safe }}` in Tera):
+//!
+//! ```
+//! # use rocket::{get, post, FromForm};
+//! use rocket::response::Redirect;
+//! use rocket_dyn_templates::{context, Template};
+//! use rocket_session_security::{Authenticated, CsrfForm, Session};
+//!
+//! #[get("/notes")]
+//! fn notes(user: Authenticated, session: Session<'_>) -> Template {
+//!     let notes: Vec<String> = session.get("notes").unwrap_or_default();
+//!     let csrf_field = session.csrf_field();
+//!     Template::render("notes", context! { user: user.user_id, notes, csrf_field })
+//! }
+//!
+//! #[derive(FromForm)]
+//! struct Note {
+//!     text: String,
+//! }
+//!
+//! #[post("/notes", data = "<note>")]
+//! fn add_note(_user: Authenticated, note: CsrfForm<Note>, session: Session<'_>) -> Redirect {
+//!     let mut notes: Vec<String> = session.get("notes").unwrap_or_default();
+//!     notes.push(note.into_inner().text);
+//!     session.insert("notes", notes).ok();
+//!     Redirect::to("/notes")
+//! }
+//! ```
+//!
+//! Without a live session, [`Authenticated`] forwards with `401`: the
+//! catcher sends a browser to `login_url?next=<the page>` and answers a
+//! script `{"error":"session_expired","relogin_url":…}`. A wrong or missing
+//! CSRF token is `403` before the handler runs.
+//!
+//! ## Which pages get the dialogs
+//!
+//! With `inject = true` (the default), the fairing puts the markup (a
+//! stylesheet link, a JSON configuration element, the warning and relogin
+//! dialogs, a script tag) just before the last `</body>` of a response when
+//! the request's session is live and signed in as the response leaves, the
+//! response is `text/html` with a known size (at most 8 MiB), it does not
+//! carry the markup already (`id="session_security_config"`), and it is not
+//! one of the crate's own routes. Fragments without `</body>`, other types
+//! and streamed bodies are left alone.
+//!
+//! To place the markup yourself, register the crate's templates into your
+//! Tera, include them in the base template (inside `<body>`), and hand the
+//! page its `session_security` value; without Tera, render
+//! [`Dialogs::to_html`]:
+//!
+//! ```no_run
+//! # use rocket::get;
+//! use rocket_dyn_templates::{context, Template};
+//! use rocket_session_security::{register_templates, Authenticated, Session};
+//!
+//! // At launch: .attach(templates())
+//! fn templates() -> impl rocket::fairing::Fairing {
+//!     Template::custom(|engines| {
+//!         if let Err(e) = register_templates(&mut engines.tera) {
+//!             rocket::error!("{e}");
+//!         }
+//!     })
+//! }
+//!
+//! #[get("/")]
+//! fn home(_user: Authenticated, session: Session<'_>) -> Template {
+//!     Template::render("home", context! { session_security: session.dialogs() })
+//! }
+//! ```
+//!
+//! ```html
+//! {% include "session_security/all.html" %}
+//! ```
+//!
+//! A page with the include gets nothing twice. With `inject = false`, a debug
+//! build warns once about a signed-in page that has no dialogs. The markup
+//! renders nothing without a logged-in user and needs no inline script or
+//! style, so pages keep working under `Content-Security-Policy: default-src
+//! 'self'`; the script and stylesheet are served by the crate at
+//! content-hashed URLs. The strings follow the browser's `Accept-Language`
+//! (English and ten more locales), or [`SessionSecurity::with_locale`].
+//!
+//! ## The markup and the script
+//!
+//! For an application's own tests and CSS. Every top-level element has the
+//! class `session_security`.
+//!
+//! - `dialog#session_security_warning`: the warning, modal while warned, with
+//!   `#session_security_warning_title`, `#session_security_counter` (the real
+//!   seconds left), `#session_security_warning_body`,
+//!   `#session_security_unavailable` (shown while the server cannot be
+//!   reached), the buttons `#session_security_stay` and
+//!   `#session_security_logout` in `.session_security_actions`, and the live
+//!   region `#session_security_announce`.
+//! - `dialog#session_security_relogin`: after expiry, with
+//!   `#session_security_relogin_title`, `#session_security_relogin_body`,
+//!   `iframe#session_security_relogin_frame` (the page at `relogin_url`) and
+//!   the link `#session_security_relogin_other` (log in as someone else).
+//! - `script#session_security_config`: the script's configuration, JSON.
+//!
+//! While the relogin dialog is up, the page's own content is out of the
+//! document and comes back exactly after a same-user relogin; every
+//! `csrf_token` field and `<meta name="csrf-token">` is then refreshed.
+//! The script's `window.sessionSecurity` has `activity()` (activity now, for
+//! every tab), `ping()` (ask the server at once; a promise) and `stop()`
+//! (end every timer and listener; the page stays).
+//!
+//! ## The crate's routes
+//!
+//! Mounted under `/session_security`:
+//!
+//! - `GET /ping?idleFor=N`: seconds since the real last activity, or
+//!   `"logout"` (see below).
+//! - `GET /status`: the session's timing as JSON ([`Timing`] plus
+//!   `authenticated`), or `{"authenticated":false}`. Passive.
+//! - `POST /keepalive` with the `X-CSRF-Token` header: counts as activity,
+//!   answers like `status`.
+//! - `POST /logout` with the `X-CSRF-Token` header: the warning's "Log out"
+//!   button. Answers `{"logged_out":true}`; `403` without the token; `503`
+//!   when the store is down (`{"error":"store_unavailable",…}` to scripts).
+//! - `GET /after_relogin`: where [`after_login`] sends a relogin.
+//! - `GET /assets/<hash>/…`: the script and stylesheet, cached for a year.
 //!
 //! ## What counts as activity
 //!
 //! Every request that carries a live session counts, except:
 //! - paths listed in `passive_paths` and routes named in `passive_routes`;
-//! - the crate's own `ping`, `status` and asset routes.
+//! - the crate's own routes under `/session_security`, but for the keepalive,
+//!   which counts once it has checked the page's user and CSRF token;
+//! - a request that another site's page made and that is not a navigation
+//!   (`Sec-Fetch-Site` other than `same-origin` or `none`, and `Sec-Fetch-Mode`
+//!   other than `navigate`), so a sibling subdomain's script or image cannot
+//!   keep a session alive; browsers that send no Fetch Metadata count as
+//!   before;
+//! - a request whose CSRF check failed.
 //!
 //! Passive requests never extend a session, but an expired session is still
 //! logged out by them. The ping `GET /session_security/ping?idleFor=N`
@@ -197,21 +331,26 @@
 //!
 //! ## Configuration
 //!
+//! Every key is optional; these are the defaults.
+//!
 //! ```toml
 //! [default.session_security]
 //! warn_after = 540        # browser warns after 9 idle minutes
 //! expire_after = 600      # server logs out after 10
 //! absolute_after = 43200  # and after 12 hours whatever happens; 0 disables
-//! passive_paths = ["/notifications/count"]
-//! passive_routes = ["unread_badge"]
-//! relogin = true
+//! passive_paths = []      # e.g. ["/notifications/count"]: never activity
+//! passive_routes = []     # e.g. ["unread_badge"]: route names, never activity
+//! relogin = true          # false: reload, or go to logout_url, on expiry
 //! relogin_url = "/login/1"
 //! login_url = "/login"
-//! backup_ttl = 3600
+//! # logout_url = "/goodbye"  # unset by default: where expiry goes when relogin is off
+//! backup_ttl = 3600       # seconds a backup waits for its relogin
 //! activity_write_grace = 1
-//! cookie_secure = true    # false only for plain-HTTP development
+//! cookie_secure = true    # Secure, __Host- cookies; see below
 //! cache_capacity = 100000 # live sessions in memory per instance; 0 turns it off
 //! store_timeout = 2       # seconds before a request that needs the store gets 503
+//! max_data_bytes = 65536  # largest session data, as JSON
+//! inject = true           # put the dialogs into every signed-in HTML page
 //!
 //! [default.databases.session_security]
 //! url = "sqlite://session_security.sqlite"   # or postgres://… for several instances
@@ -223,15 +362,30 @@
 //! A bad value aborts launch with a message naming the key; see [`Config`].
 //! Per-user limits come from a [`UserTimeouts`] hook.
 //!
+//! `cookie_secure` gives the cookies `Secure` and `__Host-` names
+//! (`__Host-session_security`, …). Keep it on for development on
+//! `http://localhost` and `http://127.0.0.1`: Chromium accepts such cookies
+//! from both, and Firefox from localhost. Turn it off only for plain HTTP on
+//! another host; the cookies then lose `Secure` and the prefix.
+//!
 //! ## Security
 //!
+//! The README's Security section maps these to OWASP ASVS 5.0 V7, names the
+//! test that shows each, and lists the residual risks (no per-user session
+//! list or revoke yet, among them).
+//!
 //! - The session token has 256 random bits and lives in an `HttpOnly`,
-//!   `SameSite=Lax`, `Secure` cookie; the store keeps only its SHA-256.
-//!   A cookie that matches nothing is no session, never an error.
-//! - Login and [`Session::cycle_id`] issue a new token; logout deletes the
-//!   session on the server.
+//!   `SameSite=Lax` cookie, `Secure` and `__Host-` prefixed with
+//!   `cookie_secure`; the store keeps only its SHA-256. A cookie that matches
+//!   nothing is no session, never an error.
+//! - Login, the restore after a relogin and [`Session::cycle_id`] issue a new
+//!   token and end the old one; logout deletes the session and its relogin
+//!   backup on the server.
 //! - Expiry is decided on the server before anything else in the request.
-//! - Responses to authenticated requests carry `Cache-Control: no-store`.
+//! - Responses to authenticated requests, and every response that sets a
+//!   cookie or holds a CSRF token, carry `Cache-Control: no-store`.
+//! - A visitor's CSRF token (a login form) lives in a `SameSite=Strict`
+//!   cookie of its own, [`CSRF_COOKIE`], so visitors cost no stored session.
 //! - A store failure never logs anyone out and never grants anything: the
 //!   request is answered `503` and changes nothing (see above).
 //! - Each page knows its user by a tag: HMAC-SHA256 of the user id under a
@@ -258,21 +412,25 @@
 //! 15 minutes. Other usernames and other addresses carry on; a success
 //! clears the pair. Attach [`LoginThrottle::fairing`] (it reads the
 //! `login_throttle` table, see [`ThrottleConfig`], and runs on the session
-//! fairing's clock) and put the password check into
-//! [`LoginThrottle::attempt`]:
+//! fairing's clock) and put the password check of the login handler (step 3
+//! above) into [`LoginThrottle::attempt`]:
 //!
 //! ```
 //! # use rocket::{post, FromForm, State};
 //! use std::net::SocketAddr;
 //! use rocket::response::Redirect;
-//! use rocket_session_security::{CsrfForm, LoginRefused, LoginThrottle, Session};
+//! use rocket_session_security::{
+//!     after_login, CsrfForm, LoginRefused, LoginThrottle, Relogin, Session,
+//! };
 //!
 //! #[derive(FromForm)]
 //! struct Login { username: String, password: String }
 //!
 //! # fn password_ok(_: &str, _: &str) -> bool { true }
-//! #[post("/login", data = "<form>")]
+//! #[post("/login/<relogin..>?<next>", data = "<form>")]
 //! async fn login(
+//!     relogin: Relogin,
+//!     next: Option<&str>,
 //!     throttle: &State<LoginThrottle>,
 //!     peer: SocketAddr,
 //!     form: CsrfForm<Login>,
@@ -280,11 +438,11 @@
 //! ) -> Result<Redirect, LoginRefused> {
 //!     let (username, password) = (form.username.clone(), form.password.clone());
 //!     let check = move || password_ok(&username, &password);
-//!     if !throttle.attempt(&form.username, peer.ip(), check).await? {
-//!         return Ok(Redirect::to("/login"));
+//!     let known = throttle.attempt(&form.username, peer.ip(), check).await?;
+//!     if !known || session.login(&form.username).await.is_err() {
+//!         return Ok(relogin.retry("/login", next));
 //!     }
-//!     session.login(&form.username).await.ok();
-//!     Ok(Redirect::to("/"))
+//!     Ok(after_login(relogin, next))
 //! }
 //! ```
 //!

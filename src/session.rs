@@ -84,7 +84,7 @@ impl<'r> Session<'r> {
     /// The session's CSRF token, for a hidden `csrf_token` form field or the
     /// `X-CSRF-Token` header. A visitor without a session gets one too, so
     /// login forms are protected; theirs lives in a cookie of its own
-    /// (`session_security_csrf`), not in a stored session, so
+    /// ([`CSRF_COOKIE`](crate::CSRF_COOKIE)), not in a stored session, so
     /// a flood of cookieless visits writes nothing to the store.
     pub fn csrf_token(&self) -> String {
         let mut state = self.request.lock();
