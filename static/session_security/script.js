@@ -82,9 +82,8 @@
       m.from = this.id;
       m.tag = this.tag;
       if (this.bc) return this.bc.postMessage(m);
-      // The storage event reaches the other tabs; removed at once, tokens
-      // stay off the disk.
-      m.nonce = Math.random();
+      // The storage event reaches the other tabs; removed at once (so the
+      // next one is a change too), tokens stay off the disk.
       if (save(NAME, m)) drop(NAME);
     }
   }
@@ -189,7 +188,7 @@
       } catch (e) {
         this.plural = new Intl.PluralRules((lang = "en"));
       }
-      this.number = new Intl.NumberFormat(lang);
+      this.lang = lang;
       on($("stay"), "click", stay);
       on($("logout"), "click", logout);
       // Escape means "stay signed in".
@@ -202,7 +201,7 @@
     /** `forms`: a text, or texts by plural category; {n} is the number. */
     text(forms, n) {
       const text = typeof forms == "string" ? forms : forms[this.plural.select(n)] || forms.other;
-      return text.replaceAll("{n}", this.number.format(n));
+      return text.replaceAll("{n}", n.toLocaleString(this.lang));
     }
 
     /** Shows `left` seconds, or hides for null; `lost`: the server is unavailable. */
@@ -286,7 +285,10 @@
     submit(e) {
       const form = e.target;
       const c = this.client;
-      if (form == this.releasing || Date.now() - c.last < c.expireMs - HOLD) return this.dirty.delete(form);
+      if (form == this.releasing || Date.now() - c.last < c.expireMs - HOLD) {
+        this.sent = Date.now();
+        return this.dirty.delete(form);
+      }
       e.preventDefault();
       e.stopImmediatePropagation();
       this.held.set(form, e.submitter);
@@ -341,9 +343,9 @@
       this.expireMs = c.expireAfter * 1000;
       this.state = ACTIVE;
       this.floor = t; // answers asked before this page (or its relogin) are of another session
-      this.last = this.stamp = t - (c.idle > 0 ? c.idle * 1000 : 0);
-      this.pending = 0; // activity past the expiry, waiting for the server's word
-      this.fails = this.retryAt = this.handled = 0;
+      this.last = this.stamp = t - (c.idle || 0) * 1000;
+      // `pending`: activity past the expiry, waiting for the server's word.
+      this.pending = this.fails = this.retryAt = this.handled = 0;
       this.beat = t;
 
       // The dialogs must be children of <body>: the lock leaves those alone.
@@ -476,8 +478,7 @@
     /** A request with the CSRF header, bounded in time, its body included. */
     request(url, init) {
       const c = this.c;
-      const headers = { Accept: "application/json" };
-      if (c.csrfToken) headers[c.csrfHeader || "X-CSRF-Token"] = c.csrfToken;
+      const headers = { Accept: "application/json", [c.csrfHeader]: c.csrfToken };
       return fetch(url, Object.assign({ credentials: "same-origin", cache: "no-store", headers, signal: AbortSignal.timeout(TIMEOUT) }, init));
     }
 
@@ -488,7 +489,7 @@
       let result;
       let retry = 0;
       try {
-        const r = await this.request(url + (url.includes("?") ? "&" : "?") + query + "tag=" + encodeURIComponent(this.tag), init);
+        const r = await this.request(url + "?" + query + "tag=" + encodeURIComponent(this.tag), init);
         // The server's Retry-After (seconds) within the backoff's range:
         // patience if asked, but neither hammering nor hours of waiting.
         const asked = r.headers.get("Retry-After") * 1000;
@@ -537,17 +538,21 @@
      * to "signed-out" at an explicit sign-out, and removes it when a session
      * ends otherwise. Signed out or another user: leave at once. Gone: ask the
      * server once, its answer decides. Acts on changes only, unless `force`;
-     * returns whether the page is left.
+     * returns whether the page is being left.
      */
     cookie(force) {
       const c = this.c;
       if (!c.userCookie || this.state == STOPPED) return;
       const v = (("; " + D.cookie).split("; " + c.userCookie + "=")[1] || "").split(";")[0];
       if (v == this.seen && !force) return;
-      this.seen = v;
       const out = v == "signed-out";
-      // Another user: a locked page goes where a relogin as them would.
-      if (out || (v && v != this.tag)) return this.leave(!out && this.state == EXPIRED ? "/" : c.loginUrl) || 1;
+      if (out || (v && v != this.tag)) {
+        // A form this tab has just sent (the sign-out or sign-in itself,
+        // perhaps) navigates first. Another user: a locked page goes where a
+        // relogin as them would.
+        return Date.now() - this.forms.sent < 3000 || this.leave(!out && this.state == EXPIRED ? "/" : c.loginUrl) || 1;
+      }
+      this.seen = v;
       if (!v && !force) this.ping(Date.now() - RECENT);
     }
 

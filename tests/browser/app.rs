@@ -212,6 +212,78 @@ fn bye() -> &'static str {
     "signed out"
 }
 
+/// The application's own sign-out page: a form that posts to `/signout`.
+#[get("/signout")]
+fn signout_page(session: Session<'_>) -> Template {
+    Template::render("signout", context! { csrf_token: session.csrf_token() })
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(FromForm)]
+struct Confirmation {
+    #[field(name = "csrf_token")]
+    _token: Option<String>,
+}
+
+/// The application's own sign-out handler: `Session::logout`, as any
+/// application would call it, not the crate's route.
+#[post("/signout", data = "<_form>")]
+async fn signout(_form: CsrfForm<Confirmation>, session: Session<'_>) -> Redirect {
+    session.logout().await.expect("logout");
+    Redirect::to("/bye")
+}
+
+/// Loaded by the test page before the crate's script (same origin, so
+/// `script-src 'self'` holds). Two probes the tests read:
+/// - `__listeners()`: the event listeners the crate's script has added and
+///   not removed, by wrapping `addEventListener`/`removeEventListener`
+///   (an aborted `signal` removes them too); a listener is the crate's when
+///   the call comes from a script under `/session_security/`;
+/// - `__announced`: every text the screen-reader region took, with when.
+/// And `pagehide` writes the time the page was left to sessionStorage
+/// (`__left`), which the next page of the tab can still read.
+const PROBE_JS: &str = r#"
+(function () {
+  const add = EventTarget.prototype.addEventListener;
+  const remove = EventTarget.prototype.removeEventListener;
+  const live = [];
+  const capture = (options) => typeof options === 'boolean' ? options : !!(options && options.capture);
+  EventTarget.prototype.addEventListener = function (type, listener, options) {
+    const stack = String(new Error().stack).split('\n').slice(2).join('\n');
+    if (stack.indexOf('/session_security/') !== -1 && listener) {
+      const signal = options && options.signal;
+      const entry = { target: this, type: type, listener: listener, capture: capture(options) };
+      if (!signal || !signal.aborted) live.push(entry);
+      if (signal) add.call(signal, 'abort', () => {
+        const i = live.indexOf(entry);
+        if (i !== -1) live.splice(i, 1);
+      });
+    }
+    return add.call(this, type, listener, options);
+  };
+  EventTarget.prototype.removeEventListener = function (type, listener, options) {
+    const i = live.findIndex((e) => e.target === this && e.type === type &&
+      e.listener === listener && e.capture === capture(options));
+    if (i !== -1) live.splice(i, 1);
+    return remove.call(this, type, listener, options);
+  };
+  window.__listeners = () => live.map((e) => e.type);
+  window.__announced = [];
+  add.call(document, 'DOMContentLoaded', () => {
+    const region = document.getElementById('session_security_announce');
+    if (!region) return;
+    new MutationObserver(() => window.__announced.push({ at: Date.now(), text: region.textContent }))
+      .observe(region, { childList: true, characterData: true, subtree: true });
+  });
+  add.call(window, 'pagehide', () => sessionStorage.setItem('__left', String(Date.now())));
+})();
+"#;
+
+#[get("/probe.js")]
+fn probe_js() -> (rocket::http::ContentType, &'static str) {
+    (rocket::http::ContentType::JavaScript, PROBE_JS)
+}
+
 #[get("/errors.js")]
 fn errors_js() -> (rocket::http::ContentType, &'static str) {
     // Loaded first by the test page: records script errors for the tests.
@@ -294,7 +366,10 @@ pub async fn serve(settings: Settings) -> Served {
                 errors_js,
                 no_broadcast_page,
                 no_broadcast_js,
-                bye
+                bye,
+                signout_page,
+                signout,
+                probe_js
             ],
         );
     let ignited = rocket.ignite().await.expect("ignite");
