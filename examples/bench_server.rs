@@ -137,6 +137,7 @@ async fn seed(args: &[String]) {
             authenticated_at: Some(now),
             last_activity: now,
             expire_after: 3600,
+            device: None,
         };
         store
             .insert(&record)

@@ -209,7 +209,7 @@ mod tests {
                         prop_assert!(n <= MAX_SECONDS);
                     }
                     Err(_) => prop_assert!(
-                        !digits || value.map_or(true, |v| v > u128::from(MAX_SECONDS))
+                        !digits || value.is_none_or(|v| v > u128::from(MAX_SECONDS))
                     ),
                 }
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use rocket::tokio::{self, time::sleep};
 
+use crate::audit::SessionEnd;
 use crate::shared::Shared;
 
 /// Starts the background tasks; they end with `shutdown`.
@@ -53,12 +54,21 @@ async fn flush_and_purge(shared: Arc<Shared>, shutdown: rocket::Shutdown) {
             continue;
         }
         last_purge = now;
-        if let Err(e) = shared
+        match shared
             .sessions
             .purge(now, config.absolute_after, retain)
             .await
         {
-            rocket::warn!("session security: purge failed: {e}");
+            Ok(purged) => {
+                for (user_id, hash) in &purged.sessions {
+                    shared.ended(user_id, hash, now, SessionEnd::Purged);
+                }
+            }
+            Err(e) => rocket::warn!("session security: purge failed: {e}"),
+        }
+        match shared.sessions.live_count(now, config.absolute_after).await {
+            Ok(live) => metrics::gauge!("session_security_live_sessions").set(live as f64),
+            Err(e) => rocket::warn!("session security: live sessions not counted: {e}"),
         }
     }
 }

@@ -7,6 +7,7 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 
+use crate::audit::SessionEvents;
 use crate::background;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -62,6 +63,7 @@ pub struct SessionSecurity {
     timeouts: Option<Arc<dyn UserTimeouts>>,
     locale: Option<LocaleHook>,
     store: Option<Arc<dyn SessionStore>>,
+    events: Option<Arc<dyn SessionEvents>>,
 }
 
 impl Default for SessionSecurity {
@@ -85,7 +87,15 @@ impl SessionSecurity {
             timeouts: None,
             locale: None,
             store: None,
+            events: None,
         }
+    }
+
+    /// Reports every session start and end to `events` (see
+    /// [`SessionEvents`]), besides the audit log line and the metrics.
+    pub fn with_events(mut self, events: impl SessionEvents) -> Self {
+        self.events = Some(Arc::new(events));
+        self
     }
 
     /// Keeps sessions in `store` instead of the `session_security`
@@ -123,6 +133,11 @@ impl SessionSecurity {
 
     fn shared<'r>(request: &'r Request<'_>) -> Option<&'r Arc<Shared>> {
         request.rocket().state::<Arc<Shared>>()
+    }
+
+    /// The managed state, when the fairing is attached.
+    pub(crate) fn shared_state(rocket: &Rocket<Orbit>) -> Option<&Arc<Shared>> {
+        rocket.state::<Arc<Shared>>()
     }
 
     /// What the read path did since launch: store round trips, cache hits
@@ -207,6 +222,7 @@ impl Fairing for SessionSecurity {
             pool,
             tag_key,
             timeouts: self.timeouts.clone(),
+            events: self.events.clone(),
             locale: self.locale.clone(),
         };
         Ok(rocket

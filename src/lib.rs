@@ -489,6 +489,7 @@ compile_error!(
 
 mod activity;
 mod assets;
+mod audit;
 mod background;
 mod clock;
 mod config;
@@ -509,8 +510,10 @@ mod store;
 mod templates;
 mod throttle;
 mod unavailable;
+mod user_sessions;
 
 pub use activity::Timing;
+pub use audit::{SessionEnd, SessionEvent, SessionEvents, SessionStart};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use cookie::{BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
@@ -522,6 +525,7 @@ pub use relogin::{after_login, Relogin};
 pub use routes::catchers;
 pub use session::Session;
 pub use shared::{LocaleHook, UserTimeouts};
-pub use store::{BackupRecord, SessionRecord, SessionStore, SqlStore, StoreStats};
+pub use store::{BackupRecord, Purged, SessionRecord, SessionStore, SqlStore, StoreStats};
 pub use templates::{register_templates, Dialogs};
 pub use throttle::{LoginRefused, LoginThrottle, ThrottleConfig};
+pub use user_sessions::SessionInfo;

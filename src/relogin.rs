@@ -5,6 +5,7 @@ use rocket::response::Redirect;
 use serde_json::{Map, Value};
 
 use crate::activity::Expiry;
+use crate::audit::SessionEnd;
 use crate::error::Error;
 use crate::paths::{local_path, AFTER_RELOGIN_PATH};
 use crate::request::SessionState;
@@ -223,6 +224,14 @@ pub(crate) async fn expire(
             sessions.take_backup(&id_hash).await?;
         }
         return Ok(SessionState::expired(false));
+    }
+    if let Some(user_id) = &record.user_id {
+        let absolute = expiry.absolute_end(config.absolute_after);
+        let why = match absolute == Some(expiry.ended_at(config.absolute_after)) {
+            true => SessionEnd::Absolute,
+            false => SessionEnd::Idle,
+        };
+        shared.ended(user_id, &record.token_hash, now, why);
     }
     let mut expired = SessionState::expired(true);
     if let Some((id, _)) = backup {

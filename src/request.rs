@@ -203,6 +203,7 @@ impl SessionState {
                 authenticated_at: None,
                 last_activity: now,
                 expire_after: expire_after as i64,
+                device: None,
             },
             unsaved: true,
             data: Some(Map::new()),

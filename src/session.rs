@@ -7,6 +7,7 @@ use rocket::{Ignite, Orbit, Request, Rocket, Sentinel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::audit::{SessionEnd, SessionStart};
 use crate::error::Error;
 use crate::request::{RequestSession, SessionState};
 use crate::secret;
@@ -24,6 +25,8 @@ pub struct Session<'r> {
     request: &'r RequestSession,
     shared: &'r Arc<Shared>,
     rocket: &'r Rocket<Orbit>,
+    /// The browser's User-Agent, for the device of a new login.
+    user_agent: Option<&'r str>,
 }
 
 impl<'r> Session<'r> {
@@ -136,10 +139,16 @@ impl<'r> Session<'r> {
                 authenticated_at: Some(now),
                 last_activity: now,
                 expire_after,
+                device: crate::user_sessions::device(self.user_agent),
             };
             (old, record)
         };
-        self.replace(old, record, token).await
+        let hash = record.token_hash.clone();
+        self.replace(old, record, token).await?;
+        self.shared
+            .started(user_id, &hash, now, SessionStart::Login);
+        metrics::counter!("session_security_logins_total").increment(1);
+        Ok(())
     }
 
     /// Logs out: the session is deleted from the store and its cookie
@@ -152,8 +161,13 @@ impl<'r> Session<'r> {
             .stored_record()
             .map(|r| r.token_hash.clone());
         let sessions = &self.shared.sessions;
+        let user = self.user_id();
         if let Some(old) = old {
-            self.request.note(sessions.delete(&old).await)?;
+            let ended = self.request.note(sessions.delete(&old).await)?;
+            if let (true, Some(user)) = (ended, user) {
+                let now = self.request.now;
+                self.shared.ended(&user, &old, now, SessionEnd::Logout);
+            }
         }
         if let Some(backup) = &self.request.backup_id {
             let gone = sessions.take_backup(&secret::hash(backup)).await;
@@ -310,6 +324,7 @@ impl<'r> FromRequest<'r> for Session<'r> {
                 request: session,
                 shared,
                 rocket: request.rocket(),
+                user_agent: request.headers().get_one("User-Agent"),
             }),
             None => Outcome::Error((
                 rocket::http::Status::InternalServerError,

@@ -50,10 +50,18 @@ pub(crate) struct Shared {
     /// The key of user tags, shared by every instance on the store.
     pub tag_key: String,
     pub timeouts: Option<Arc<dyn UserTimeouts>>,
+    /// The application's ear for session starts and ends.
+    pub events: Option<Arc<dyn crate::audit::SessionEvents>>,
     pub locale: Option<LocaleHook>,
 }
 
 impl Shared {
+    /// The public id of the session `token_hash`: what the user's list of
+    /// sessions and the audit events name it by, never the hash itself.
+    pub fn public_id(&self, token_hash: &str) -> String {
+        crate::secret::user_tag(&self.tag_key, &format!("session {token_hash}"))
+    }
+
     /// The tag pages, tab messages and the user cookie know `user_id` by.
     pub fn user_tag(&self, user_id: &str) -> String {
         crate::secret::user_tag(&self.tag_key, user_id)

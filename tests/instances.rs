@@ -97,6 +97,29 @@ async fn logout_on_one_instance_ends_the_session_on_the_other_within_a_second() 
 }
 
 #[rocket::async_test]
+async fn revoking_on_one_instance_ends_the_session_on_the_other_within_a_second() {
+    let Some((a, b, _)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    assert_eq!(
+        whoami_via(&b, &a).await.as_deref(),
+        Some("alice"),
+        "cached on b"
+    );
+    let cookie = a.session_cookie().expect("cookie");
+    let ended = rocket_session_security::SessionSecurity::revoke_user(
+        a.client.rocket(),
+        "alice",
+        Some("admin"),
+    )
+    .await
+    .expect("revoke");
+    assert_eq!(ended, 1);
+    ends_within_a_second(&b, &cookie).await;
+}
+
+#[rocket::async_test]
 async fn a_data_change_on_one_instance_reaches_the_other_within_a_second() {
     let Some((a, b, _)) = two_instances().await else {
         return;

@@ -80,7 +80,10 @@ async fn one_handler_serves_the_login_and_the_relogin_url() {
     assert_eq!(open(&app, "/signin/1").await.0, "/signin/1");
     assert_eq!(open(&app, "/signin/true").await.0, "/signin/1");
     assert_eq!(open(&app, "/signin/0").await.0, "/signin");
-    assert_eq!(app.page("/signin/maybe").await.0, Status::UnprocessableEntity);
+    assert_eq!(
+        app.page("/signin/maybe").await.0,
+        Status::UnprocessableEntity
+    );
     assert_eq!(app.page("/signin/1/2").await.0, Status::UnprocessableEntity);
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 #[cfg(feature = "postgres")]
 use common::{fresh_postgres_database, LibraryApp, TestApp};
 
-use rocket_session_security::{BackupRecord, SessionRecord, SessionStore, SqlStore};
+use rocket_session_security::{BackupRecord, Purged, SessionRecord, SessionStore, SqlStore};
 
 async fn sqlite_store() -> Option<SqlStore> {
     let url = format!("{}?mode=rwc", common::temp_sqlite_url());
@@ -38,6 +38,7 @@ fn session(hash: &str, last_activity: i64) -> SessionRecord {
         authenticated_at: Some(1000),
         last_activity,
         expire_after: 10,
+        device: Some("Firefox on Linux".into()),
     }
 }
 
@@ -204,6 +205,43 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            async fn a_users_sessions_are_listed_and_nobody_elses() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("a1", 1000)).await.unwrap();
+                store.insert(&session("a2", 1005)).await.unwrap();
+                let bob = SessionRecord {
+                    user_id: Some("bob".into()),
+                    ..session("b1", 1000)
+                };
+                store.insert(&bob).await.unwrap();
+                let anonymous = SessionRecord {
+                    user_id: None,
+                    ..session("x1", 1000)
+                };
+                store.insert(&anonymous).await.unwrap();
+                let alice = store.user_sessions("alice").await.unwrap();
+                let hashes: Vec<_> = alice.iter().map(|r| r.token_hash.as_str()).collect();
+                assert_eq!(hashes, ["a1", "a2"]);
+                assert_eq!(alice[0].device.as_deref(), Some("Firefox on Linux"));
+                assert_eq!(store.user_sessions("bob").await.unwrap(), vec![bob]);
+                assert!(store.user_sessions("carol").await.unwrap().is_empty());
+            }
+
+            #[rocket::async_test]
+            async fn live_sessions_are_counted() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("idle", 1000)).await.unwrap();
+                store.insert(&session("live", 1095)).await.unwrap();
+                let anonymous = SessionRecord {
+                    user_id: None,
+                    ..session("x", 1095)
+                };
+                store.insert(&anonymous).await.unwrap();
+                assert_eq!(store.live_count(1100, 0).await.unwrap(), 1);
+                assert_eq!(store.live_count(1100, 50).await.unwrap(), 0, "absolute");
+            }
+
+            #[rocket::async_test]
             async fn purge_removes_only_what_expired() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("idle", 1000)).await.unwrap();
@@ -213,11 +251,14 @@ macro_rules! store_suite {
                 store.insert_backup(&backup("kept", 1101)).await.unwrap();
                 // At 1100 "idle" has idled out; the others were active lately.
                 // Kept 100 s past its end for a backup: only the old backup goes.
-                assert_eq!(store.purge(1100, 0, 100).await.unwrap(), 1);
+                assert_eq!(store.purge(1100, 0, 100).await.unwrap().rows, 1);
                 assert!(store.load("idle").await.unwrap().is_some());
                 assert_eq!(
                     store.purge(1100, 0, 0).await.unwrap(),
-                    1,
+                    Purged {
+                        sessions: vec![("alice".into(), "idle".into())],
+                        rows: 1
+                    },
                     "now the idle one"
                 );
                 assert_eq!(store.load("idle").await.unwrap(), None);
@@ -225,7 +266,7 @@ macro_rules! store_suite {
                 assert!(store.take_backup("kept").await.unwrap().is_some());
                 // All three logged in at 1000: a 100 s absolute limit ends both.
                 assert_eq!(
-                    store.purge(1100, 100, 0).await.unwrap(),
+                    store.purge(1100, 100, 0).await.unwrap().rows,
                     2,
                     "absolute limit"
                 );
@@ -238,6 +279,29 @@ macro_rules! store_suite {
 store_suite!(sqlite, sqlite_store());
 #[cfg(feature = "postgres")]
 store_suite!(postgres, postgres_store());
+
+/// A table made before the list of sessions (no `device`) is upgraded.
+#[rocket::async_test]
+async fn an_old_sqlite_table_gains_the_device_column() {
+    use sqlx::Connection;
+    let url = format!("{}?mode=rwc", common::temp_sqlite_url());
+    let mut old = sqlx::SqliteConnection::connect(&url).await.expect("sqlite");
+    sqlx::query(
+        "CREATE TABLE session_security_sessions (token_hash TEXT PRIMARY KEY, user_id TEXT, \
+         data TEXT NOT NULL, csrf_token TEXT NOT NULL, created_at BIGINT NOT NULL, \
+         authenticated_at BIGINT, last_activity BIGINT NOT NULL, expire_after BIGINT NOT NULL)",
+    )
+    .execute(&mut old)
+    .await
+    .unwrap();
+    old.close().await.unwrap();
+    let store = SqlStore::connect(&url).await.expect("sqlite");
+    store.migrate().await.expect("upgrade");
+    store.migrate().await.expect("and again");
+    store.insert(&session("d", 1000)).await.unwrap();
+    let row = store.load("d").await.unwrap().unwrap();
+    assert_eq!(row.device.as_deref(), Some("Firefox on Linux"));
+}
 
 /// The fairing picks PostgreSQL from the URL alone.
 #[cfg(feature = "postgres")]

@@ -84,6 +84,7 @@ async fn ping(
             ));
         }
     };
+    metrics::counter!("session_security_pings_total").increment(1);
     if tag.is_some_and(|tag| !session.is_user_tag(tag)) {
         return Ok(Json(json!("logout")));
     }

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 #[cfg(feature = "postgres")]
 use super::notify::Peers;
-use super::{BackupRecord, SessionRecord, SessionStore};
+use super::{BackupRecord, Purged, SessionRecord, SessionStore};
 use crate::error::Error;
 
 /// A cached session: the row as last read or written, with its activity
@@ -161,10 +161,14 @@ impl SessionCache {
         call: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         StoreCounters::count(counter);
-        match rocket::tokio::time::timeout(self.timeout, call).await {
+        let result = match rocket::tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(Error::Unavailable),
+        };
+        if result.is_err() {
+            metrics::counter!("session_security_store_errors_total").increment(1);
         }
+        result
     }
 
     fn cached(&self, token_hash: &str) -> Option<Arc<Cached>> {
@@ -187,9 +191,11 @@ impl SessionCache {
     pub async fn load(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {
         if let Some(entry) = self.cached(token_hash) {
             StoreCounters::count(&self.counters.hits);
+            metrics::counter!("session_security_cache_hits_total").increment(1);
             return Ok(Some(entry.current()));
         }
         StoreCounters::count(&self.counters.misses);
+        metrics::counter!("session_security_cache_misses_total").increment(1);
         self.read_through(token_hash).await
     }
 
@@ -303,6 +309,31 @@ impl SessionCache {
         Ok(gone)
     }
 
+    /// Every stored session of `user_id`, with the activity this instance
+    /// saw but has not flushed yet.
+    pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
+        let mut rows = self
+            .call(&self.counters.reads, self.store.user_sessions(user_id))
+            .await?;
+        for row in &mut rows {
+            let seen = self
+                .cached(&row.token_hash)
+                .map(|entry| entry.last_activity.load(Ordering::Relaxed));
+            let pending = self.pending_stamp(&row.token_hash);
+            row.last_activity = row
+                .last_activity
+                .max(seen.unwrap_or(0))
+                .max(pending.unwrap_or(0));
+        }
+        Ok(rows)
+    }
+
+    /// Ends a session from elsewhere (revocation): deleted like a logout;
+    /// returns whether this call removed it.
+    pub async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
+        self.delete(token_hash).await
+    }
+
     /// Adds a relogin backup.
     pub async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error> {
         self.call(&self.counters.writes, self.store.insert_backup(backup))
@@ -316,11 +347,25 @@ impl SessionCache {
     }
 
     /// Flushes activity, then deletes what ended (see [`SessionStore::purge`]).
-    pub async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<u64, Error> {
+    pub async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error> {
         self.flush().await?;
+        let purged = self
+            .call(
+                &self.counters.writes,
+                self.store.purge(now, absolute_after, retain),
+            )
+            .await?;
+        for (_, hash) in &purged.sessions {
+            self.forget(hash);
+        }
+        Ok(purged)
+    }
+
+    /// How many signed-in sessions are live (see [`SessionStore::live_count`]).
+    pub async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
         self.call(
-            &self.counters.writes,
-            self.store.purge(now, absolute_after, retain),
+            &self.counters.reads,
+            self.store.live_count(now, absolute_after),
         )
         .await
     }

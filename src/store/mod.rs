@@ -38,6 +38,19 @@ pub struct SessionRecord {
     pub last_activity: i64,
     /// This session's idle limit in seconds.
     pub expire_after: i64,
+    /// A short description of the browser that logged in (from its
+    /// User-Agent), for the user's list of sessions.
+    pub device: Option<String>,
+}
+
+/// What a [`SessionStore::purge`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// The signed-in sessions that went, as `(user_id, token_hash)`: their
+    /// end is reported as purged, since no request saw it.
+    pub sessions: Vec<(String, String)>,
+    /// Every row that went: sessions (anonymous ones too) and backups.
+    pub rows: u64,
 }
 
 /// A logged-out session's data, kept for the same user's relogin.
@@ -84,12 +97,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Removes and returns a backup (single use), whether or not it expired.
     async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error>;
     /// Deletes sessions that ended (idle limit, or `absolute_after` when not
-    /// 0) more than `retain` seconds ago, and expired backups; returns how
-    /// many rows went. `retain` keeps an expired session until the
-    /// browser's next request can back it up for a relogin.
-    async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<u64, Error>;
+    /// 0) more than `retain` seconds ago, and expired backups; returns what
+    /// went. `retain` keeps an expired session until the browser's next
+    /// request can back it up for a relogin.
+    async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error>;
+    /// How many signed-in sessions are live at `now`.
+    async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error>;
     /// The deployment's key for user tags: stores `candidate` unless a key
     /// is there already, and returns the stored one, so every instance on
     /// this store tags a user alike and the key outlives restarts.
     async fn tag_key(&self, candidate: &str) -> Result<String, Error>;
+    /// Every stored session of `user_id`, live or ended but not yet purged.
+    async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error>;
 }

@@ -1,6 +1,6 @@
 //! The SQL store: one set of portable statements for SQLite and PostgreSQL.
 
-use super::{BackupRecord, SessionRecord, SessionStore, StorePool};
+use super::{BackupRecord, Purged, SessionRecord, SessionStore, StorePool};
 use crate::error::Error;
 
 /// Runs `$body` with `$p` bound to whichever concrete pool `$pool` holds, so
@@ -17,7 +17,7 @@ macro_rules! on_pool {
 }
 
 /// Idempotent schema. BIGINT is a 64-bit integer in both databases.
-const SCHEMA: [&str; 5] = [
+const SCHEMA: [&str; 6] = [
     "CREATE TABLE IF NOT EXISTS session_security_sessions (
         token_hash TEXT PRIMARY KEY,
         user_id TEXT,
@@ -26,7 +26,8 @@ const SCHEMA: [&str; 5] = [
         created_at BIGINT NOT NULL,
         authenticated_at BIGINT,
         last_activity BIGINT NOT NULL,
-        expire_after BIGINT NOT NULL)",
+        expire_after BIGINT NOT NULL,
+        device TEXT)",
     "CREATE INDEX IF NOT EXISTS session_security_sessions_idle
         ON session_security_sessions (last_activity)",
     "CREATE TABLE IF NOT EXISTS session_security_backups (
@@ -36,13 +37,15 @@ const SCHEMA: [&str; 5] = [
         expires_at BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS session_security_backups_expiry
         ON session_security_backups (expires_at)",
+    "CREATE INDEX IF NOT EXISTS session_security_sessions_user
+        ON session_security_sessions (user_id)",
     "CREATE TABLE IF NOT EXISTS session_security_keys (
         name TEXT PRIMARY KEY,
         value TEXT NOT NULL)",
 ];
 
 const COLUMNS: &str = "token_hash, user_id, data, csrf_token, created_at, authenticated_at, \
-                       last_activity, expire_after";
+                       last_activity, expire_after, device";
 
 /// Forward-only activity stamp in one statement, so concurrent requests
 /// cannot interleave a read and a write.
@@ -77,6 +80,26 @@ impl SessionStore for SqlStore {
                 .await
                 .map(drop))?;
         }
+        // Tables made before the list of sessions lack the device column.
+        let missing = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            StorePool::Sqlite(p) => {
+                let sql = "SELECT COUNT(*) FROM pragma_table_info('session_security_sessions') \
+                           WHERE name = 'device'";
+                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await? == 0
+            }
+            #[cfg(feature = "postgres")]
+            StorePool::Postgres(p) => {
+                let sql = "SELECT COUNT(*) FROM information_schema.columns \
+                           WHERE table_name = 'session_security_sessions' \
+                           AND column_name = 'device' AND table_schema = current_schema()";
+                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await? == 0
+            }
+        };
+        if missing {
+            let add = "ALTER TABLE session_security_sessions ADD COLUMN device TEXT";
+            on_pool!(&self.pool, |p| sqlx::query(add).execute(p).await.map(drop))?;
+        }
         Ok(())
     }
 
@@ -91,7 +114,8 @@ impl SessionStore for SqlStore {
 
     async fn insert(&self, r: &SessionRecord) -> Result<(), Error> {
         let sql = format!(
-            "INSERT INTO session_security_sessions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            "INSERT INTO session_security_sessions ({COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         );
         on_pool!(&self.pool, |p| sqlx::query(&sql)
             .bind(&r.token_hash)
@@ -102,6 +126,7 @@ impl SessionStore for SqlStore {
             .bind(r.authenticated_at)
             .bind(r.last_activity)
             .bind(r.expire_after)
+            .bind(&r.device)
             .execute(p)
             .await
             .map(drop))?;
@@ -196,23 +221,53 @@ impl SessionStore for SqlStore {
         Ok(row)
     }
 
-    async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<u64, Error> {
+    async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error> {
         let sessions = "DELETE FROM session_security_sessions \
              WHERE last_activity + expire_after + $3 <= $1 \
-             OR ($2 > 0 AND authenticated_at IS NOT NULL AND authenticated_at + $2 + $3 <= $1)";
+             OR ($2 > 0 AND authenticated_at IS NOT NULL AND authenticated_at + $2 + $3 <= $1) \
+             RETURNING user_id, token_hash";
         let backups = "DELETE FROM session_security_backups WHERE expires_at <= $1";
         let absolute = absolute_after as i64;
-        let gone = on_pool!(&self.pool, |p| {
-            let a = sqlx::query(sessions)
+        let (gone, backups) = on_pool!(&self.pool, |p| {
+            let gone: Vec<(Option<String>, String)> = sqlx::query_as(sessions)
                 .bind(now)
                 .bind(absolute)
                 .bind(retain as i64)
-                .execute(p)
+                .fetch_all(p)
                 .await?;
             let b = sqlx::query(backups).bind(now).execute(p).await?;
-            Ok::<u64, sqlx::Error>(a.rows_affected() + b.rows_affected())
+            Ok::<_, sqlx::Error>((gone, b.rows_affected()))
         })?;
-        Ok(gone)
+        let rows = gone.len() as u64 + backups;
+        let sessions = gone
+            .into_iter()
+            .filter_map(|(user, hash)| Some((user?, hash)))
+            .collect();
+        Ok(Purged { sessions, rows })
+    }
+
+    async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
+        let sql = "SELECT COUNT(*) FROM session_security_sessions \
+             WHERE user_id IS NOT NULL AND last_activity + expire_after > $1 \
+             AND ($2 = 0 OR authenticated_at + $2 > $1)";
+        let live = on_pool!(&self.pool, |p| sqlx::query_scalar::<_, i64>(sql)
+            .bind(now)
+            .bind(absolute_after as i64)
+            .fetch_one(p)
+            .await)?;
+        Ok(live as u64)
+    }
+
+    async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM session_security_sessions WHERE user_id = $1 \
+             ORDER BY authenticated_at, token_hash"
+        );
+        let rows = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
+            .bind(user_id)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows)
     }
 
     async fn tag_key(&self, candidate: &str) -> Result<String, Error> {

@@ -1,0 +1,147 @@
+//! Every session start and end, with its reason: to the application's
+//! [`SessionEvents`] hook, as one structured log line (target
+//! `session_security::audit`), and counted through the `metrics` facade.
+//! Neither carries a token, a token hash or session data: a session is
+//! named by its public id, the one the user's list of sessions shows.
+
+use crate::shared::Shared;
+
+/// How a session began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStart {
+    /// [`Session::login`](crate::Session::login).
+    Login,
+    /// A login through the relogin dialog, by the user whose session
+    /// expired (`same_user`, the backed-up data restored) or by another.
+    Relogin {
+        /// Whether the user who logged in is the one whose session expired.
+        same_user: bool,
+    },
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// [`Session::logout`](crate::Session::logout).
+    Logout,
+    /// No activity for the session's idle limit.
+    Idle,
+    /// `absolute_after` since the login, active or not.
+    Absolute,
+    /// Ended from another session or by the application.
+    Revoked {
+        /// Who ended it: the user id acting, or `None` for the application
+        /// itself (a password change, an administrator's tool).
+        by: Option<String>,
+    },
+    /// Removed by the background purge, never seen again after it ended.
+    Purged,
+}
+
+impl SessionEnd {
+    /// The reason as one word, for logs and metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SessionEnd::Logout => "logout",
+            SessionEnd::Idle => "idle",
+            SessionEnd::Absolute => "absolute",
+            SessionEnd::Revoked { .. } => "revoked",
+            SessionEnd::Purged => "purged",
+        }
+    }
+}
+
+impl SessionStart {
+    /// The reason as one word, for logs and metric labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            SessionStart::Login => "login",
+            SessionStart::Relogin { same_user: true } => "relogin_same_user",
+            SessionStart::Relogin { same_user: false } => "relogin_other_user",
+        }
+    }
+}
+
+/// One session, as events name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEvent {
+    /// The signed-in user.
+    pub user_id: String,
+    /// The session's public id (see [`SessionInfo::id`](crate::SessionInfo::id)).
+    pub session: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// The application's ear for session starts and ends, e.g. to write an
+/// audit table or alert on revocations. Both methods do nothing unless
+/// overridden; they run inside the request, so keep them quick.
+///
+/// ```
+/// use rocket_session_security::{SessionEnd, SessionEvent, SessionEvents, SessionStart};
+///
+/// struct Audit;
+///
+/// impl SessionEvents for Audit {
+///     fn ended(&self, event: &SessionEvent, why: &SessionEnd) {
+///         if let SessionEnd::Revoked { by } = why {
+///             eprintln!("{} revoked {}'s session {}", by.as_deref().unwrap_or("the app"),
+///                 event.user_id, event.session);
+///         }
+///     }
+/// }
+/// ```
+pub trait SessionEvents: Send + Sync + 'static {
+    /// A session began.
+    fn started(&self, _event: &SessionEvent, _how: SessionStart) {}
+    /// A session ended.
+    fn ended(&self, _event: &SessionEvent, _why: &SessionEnd) {}
+}
+
+impl Shared {
+    fn event(&self, user_id: &str, token_hash: &str, at: i64) -> SessionEvent {
+        SessionEvent {
+            user_id: user_id.to_owned(),
+            session: self.public_id(token_hash),
+            at,
+        }
+    }
+
+    /// Reports that the session `token_hash` of `user_id` began.
+    pub(crate) fn started(&self, user_id: &str, token_hash: &str, at: i64, how: SessionStart) {
+        let event = self.event(user_id, token_hash, at);
+        log::info!(
+            target: "session_security::audit",
+            "session_start reason={} user={:?} session={}",
+            how.reason(),
+            event.user_id,
+            event.session
+        );
+        metrics::counter!("session_security_session_starts_total", "reason" => how.reason())
+            .increment(1);
+        if let Some(hook) = &self.events {
+            hook.started(&event, how);
+        }
+    }
+
+    /// Reports that the session `token_hash` of `user_id` ended.
+    pub(crate) fn ended(&self, user_id: &str, token_hash: &str, at: i64, why: SessionEnd) {
+        let event = self.event(user_id, token_hash, at);
+        let by = match &why {
+            SessionEnd::Revoked { by: Some(by) } => format!(" by={by:?}"),
+            _ => String::new(),
+        };
+        log::info!(
+            target: "session_security::audit",
+            "session_end reason={} user={:?} session={}{by}",
+            why.reason(),
+            event.user_id,
+            event.session
+        );
+        metrics::counter!("session_security_session_ends_total", "reason" => why.reason())
+            .increment(1);
+        if let Some(hook) = &self.events {
+            hook.ended(&event, &why);
+        }
+    }
+}
