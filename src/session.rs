@@ -308,6 +308,11 @@ impl<'r> Session<'r> {
     pub(crate) fn shared(&self) -> &'r Shared {
         self.shared
     }
+
+    /// The managed state, for work that outlives the request (a stream).
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
 }
 
 #[rocket::async_trait]

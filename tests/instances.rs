@@ -120,6 +120,37 @@ async fn revoking_on_one_instance_ends_the_session_on_the_other_within_a_second(
 }
 
 #[rocket::async_test]
+async fn a_tab_streaming_from_one_instance_hears_of_a_revocation_on_the_other() {
+    let Some((a, b, _)) = two_instances().await else {
+        return;
+    };
+    a.login("alice").await;
+    let tag = a
+        .client
+        .cookies()
+        .get(rocket_session_security::USER_COOKIE)
+        .expect("signed in")
+        .value()
+        .to_owned();
+    let events = with_cookies_of(&b, &a, &format!("/session_security/events?tag={tag}")).await;
+    let revoke = async {
+        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+        let rocket = a.client.rocket();
+        rocket_session_security::SessionSecurity::revoke_user(rocket, "alice", None)
+            .await
+            .expect("revoke");
+    };
+    let start = Instant::now();
+    let (said, ()) = rocket::tokio::join!(
+        rocket::tokio::time::timeout(Duration::from_secs(2), events.into_string()),
+        revoke
+    );
+    let said = said.expect("within 2 s").expect("a body");
+    assert!(said.contains("data:signed-out"), "{said}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[rocket::async_test]
 async fn a_data_change_on_one_instance_reaches_the_other_within_a_second() {
     let Some((a, b, _)) = two_instances().await else {
         return;

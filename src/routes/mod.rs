@@ -5,6 +5,7 @@
 
 mod assets;
 mod catcher;
+mod events;
 mod relogin;
 
 pub use catcher::catchers;
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Vec<Route> {
         status,
         keepalive,
         logout,
+        events::events,
         assets::script,
         assets::style,
         assets::after_relogin,

@@ -116,6 +116,10 @@ pub(crate) struct SessionCache {
     #[cfg(feature = "postgres")]
     peers: Mutex<Option<Arc<Peers>>>,
     pub counters: Arc<StoreCounters>,
+    /// Sessions that changed or ended, here or on another instance, for
+    /// the event streams of open tabs: a key, or `None` for "any of them"
+    /// (notifications may have been missed).
+    changes: rocket::tokio::sync::broadcast::Sender<Option<u64>>,
 }
 
 /// quick_cache takes its capacity as an estimate spread over shards, and
@@ -145,6 +149,7 @@ impl SessionCache {
             #[cfg(feature = "postgres")]
             peers: Mutex::default(),
             counters: Arc::default(),
+            changes: rocket::tokio::sync::broadcast::channel(1024).0,
         }
     }
 
@@ -304,6 +309,7 @@ impl SessionCache {
             .call(&self.counters.writes, self.store.delete(token_hash))
             .await?;
         self.forget(token_hash);
+        let _ = self.changes.send(Some(key(token_hash)));
         lock(&self.pending).remove(token_hash);
         self.announce(token_hash);
         Ok(gone)
@@ -377,8 +383,15 @@ impl SessionCache {
         }
     }
 
+    /// What changed or ended from now on (see the `changes` field).
+    pub fn watch(&self) -> rocket::tokio::sync::broadcast::Receiver<Option<u64>> {
+        self.changes.subscribe()
+    }
+
     /// Drops the entry under `key`: another instance changed or ended it.
     pub(super) fn evict(&self, key: u64) {
+        // Nobody listening is no error.
+        let _ = self.changes.send(Some(key));
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Some(entries) = &self.entries {
             entries.remove(&key);
@@ -388,6 +401,7 @@ impl SessionCache {
     /// Drops every entry: notifications may have been missed.
     #[cfg(feature = "postgres")]
     pub(super) fn clear(&self) {
+        let _ = self.changes.send(None);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         if let Some(entries) = &self.entries {
             entries.clear();

@@ -10,8 +10,8 @@ mod cache;
 #[cfg(feature = "postgres")]
 mod notify;
 
-pub(crate) use cache::SessionCache;
 pub use cache::StoreStats;
+pub(crate) use cache::{key, SessionCache};
 #[cfg(feature = "postgres")]
 pub(crate) use notify::start as listen_to_peers;
 pub(crate) use pool::StorePool;
