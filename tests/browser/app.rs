@@ -240,6 +240,7 @@ async fn signout(_form: CsrfForm<Confirmation>, session: Session<'_>) -> Redirec
 ///   (an aborted `signal` removes them too); a listener is the crate's when
 ///   the call comes from a script under `/session_security/`;
 /// - `__announced`: every text the screen-reader region took, with when.
+///
 /// And `pagehide` writes the time the page was left to sessionStorage
 /// (`__left`), which the next page of the tab can still read.
 const PROBE_JS: &str = r#"
