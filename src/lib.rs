@@ -27,11 +27,10 @@
 //!
 //!    The Cargo features pick the store drivers: `sqlite` (the default) and
 //!    `postgres` (several instances sharing sessions); a store URL whose
-//!    driver is not compiled in aborts launch. The crate turns on
-//!    Rocket's `json` and `secrets` features; your app needs no other. With
-//!    `secrets` on, Rocket refuses to launch in any profile but `debug`
-//!    without a `secret_key` (`ROCKET_SECRET_KEY`), although the crate itself
-//!    uses no private cookies (the key of the user tag lives in the store).
+//!    driver is not compiled in aborts launch. The crate turns on Rocket's
+//!    `json` feature; your app needs no other. It uses no private cookies,
+//!    so it needs no `secret_key` (its tokens are random, the store keeps
+//!    their hashes, and the key of the user tag lives in the store).
 //!
 //! 2. Attach the fairing and register the 401 catcher:
 //!

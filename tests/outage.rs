@@ -12,14 +12,20 @@ mod pg_server;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, figment, LibraryApp, TestApp};
+#[cfg(feature = "postgres")]
+use common::eventually;
+use common::{figment, LibraryApp, TestApp};
 #[cfg(feature = "postgres")]
 use pg_server::PgServer;
-use rocket::http::{Header, Status};
+#[cfg(feature = "postgres")]
+use rocket::http::Header;
+use rocket::http::Status;
 use rocket::local::asynchronous::LocalResponse;
+#[cfg(feature = "postgres")]
 use rocket_session_security::SESSION_COOKIE;
 
 /// How long service may take to come back once the store is up again.
+#[cfg(feature = "postgres")]
 const RECOVERY: Duration = Duration::from_secs(10);
 
 /// Seconds the tests give the store before a request answers 503.

@@ -6,8 +6,7 @@ use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm};
 use rocket_dyn_templates::{context, Template};
 use rocket_session_security::{
-    after_login, catchers, register_templates, Authenticated, CsrfForm, NoFields, Relogin, Session,
-    SessionSecurity,
+    after_login, catchers, Authenticated, CsrfForm, NoFields, Relogin, Session, SessionSecurity,
 };
 
 /// Demo users; a real app keeps password hashes (argon2) in its database.
@@ -45,6 +44,11 @@ async fn logout(_form: CsrfForm<NoFields>, session: Session<'_>) -> Redirect {
     Redirect::to("/login")
 }
 
+#[get("/")]
+fn home() -> Redirect {
+    Redirect::to("/notes")
+}
+
 #[get("/notes")]
 fn notes(user: Authenticated, session: Session<'_>) -> Template {
     let notes: Vec<String> = session.get("notes").unwrap_or_default();
@@ -69,10 +73,12 @@ fn add_note(_user: Authenticated, note: CsrfForm<Note>, session: Session<'_>) ->
 #[rocket::launch]
 fn rocket() -> _ {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/minimal/templates");
-    let templates = Template::custom(|engines| register_templates(&mut engines.tera).unwrap());
     rocket::custom(rocket::Config::figment().join(("template_dir", dir)))
         .attach(SessionSecurity::fairing())
-        .attach(templates)
+        .attach(Template::fairing())
         .register("/", catchers())
-        .mount("/", routes![login_form, login, logout, notes, add_note])
+        .mount(
+            "/",
+            routes![home, login_form, login, logout, notes, add_note],
+        )
 }
