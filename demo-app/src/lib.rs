@@ -12,6 +12,11 @@
 //!   relogin dialog can open it in place, and checks passwords through the
 //!   library's [`LoginThrottle`]: a few argon2 hashes at a time, and a
 //!   backoff for a username failing again and again from one address.
+//! - `/account/sessions` ([`account`]) lists where the user is signed in and
+//!   ends one session or all the others, through the library's
+//!   `Session::sessions`, `revoke` and `revoke_others`.
+//! - With `metrics = true` in the configuration, `/metrics` ([`metrics`])
+//!   serves the library's counters in the Prometheus text format.
 //!
 //! `cargo run -p demo-app` from the repository root serves it on
 //! <http://127.0.0.1:8000>; sign in as `alice` / `alice-demo-pass` or
@@ -19,6 +24,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod auth;
 pub mod companies;
 pub mod contacts;
@@ -27,6 +33,7 @@ pub mod db;
 pub mod deals;
 pub mod headers;
 pub mod layout;
+pub mod metrics;
 pub mod notes;
 pub mod password;
 pub mod users;
@@ -102,12 +109,14 @@ pub fn rocket_with(security: SessionSecurity, figment: Figment) -> Rocket<Build>
                 });
         }))
         .attach(headers::SecurityHeaders)
+        .attach(metrics::stage())
         .mount("/", auth::routes())
         .mount("/", dashboard::routes())
         .mount("/", companies::routes())
         .mount("/", contacts::routes())
         .mount("/", deals::routes())
         .mount("/", notes::routes())
+        .mount("/", account::routes())
         .mount("/static", FileServer::from(STATIC_DIR))
         .register("/", catchers())
         .register("/", layout::catchers())
