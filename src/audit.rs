@@ -4,8 +4,6 @@
 //! Neither carries a token, a token hash or session data: a session is
 //! named by its public id, the one the user's list of sessions shows.
 
-use crate::shared::Shared;
-
 /// How a session began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStart {
@@ -96,52 +94,4 @@ pub trait SessionEvents: Send + Sync + 'static {
     fn started(&self, _event: &SessionEvent, _how: SessionStart) {}
     /// A session ended.
     fn ended(&self, _event: &SessionEvent, _why: &SessionEnd) {}
-}
-
-impl Shared {
-    fn event(&self, user_id: &str, token_hash: &str, at: i64) -> SessionEvent {
-        SessionEvent {
-            user_id: user_id.to_owned(),
-            session: self.public_id(token_hash),
-            at,
-        }
-    }
-
-    /// Reports that the session `token_hash` of `user_id` began.
-    pub(crate) fn started(&self, user_id: &str, token_hash: &str, at: i64, how: SessionStart) {
-        let event = self.event(user_id, token_hash, at);
-        log::info!(
-            target: "session_security::audit",
-            "session_start reason={} user={:?} session={}",
-            how.reason(),
-            event.user_id,
-            event.session
-        );
-        metrics::counter!("session_security_session_starts_total", "reason" => how.reason())
-            .increment(1);
-        if let Some(hook) = &self.events {
-            hook.started(&event, how);
-        }
-    }
-
-    /// Reports that the session `token_hash` of `user_id` ended.
-    pub(crate) fn ended(&self, user_id: &str, token_hash: &str, at: i64, why: SessionEnd) {
-        let event = self.event(user_id, token_hash, at);
-        let by = match &why {
-            SessionEnd::Revoked { by: Some(by) } => format!(" by={by:?}"),
-            _ => String::new(),
-        };
-        log::info!(
-            target: "session_security::audit",
-            "session_end reason={} user={:?} session={}{by}",
-            why.reason(),
-            event.user_id,
-            event.session
-        );
-        metrics::counter!("session_security_session_ends_total", "reason" => why.reason())
-            .increment(1);
-        if let Some(hook) = &self.events {
-            hook.ended(&event, &why);
-        }
-    }
 }

@@ -20,6 +20,7 @@ use crate::routes;
 use crate::secret;
 use crate::shared::{LocaleHook, Shared, UserTimeouts};
 use crate::store::{SessionCache, SessionStore, SqlStore, StorePool, StoreStats};
+use crate::user_sessions::{self, SessionInfo};
 
 /// Seconds WCAG 2.2.1 gives a user to extend a time limit.
 const WCAG_LEAD: u64 = 20;
@@ -133,6 +134,29 @@ impl SessionSecurity {
 
     fn shared<'r>(request: &'r Request<'_>) -> Option<&'r Arc<Shared>> {
         request.rocket().state::<Arc<Shared>>()
+    }
+
+    /// Ends every session of `user_id`, from outside a request: after a
+    /// password change, or from an administrator's tool (`by` names who
+    /// acted, for the audit). Returns how many ended. Their open tabs
+    /// leave the page within seconds.
+    pub async fn revoke_user(
+        rocket: &Rocket<Orbit>,
+        user_id: &str,
+        by: Option<&str>,
+    ) -> Result<usize, Error> {
+        let shared = Self::shared_state(rocket).ok_or(Error::NotAttached)?;
+        user_sessions::revoke_user(shared, user_id, by).await
+    }
+
+    /// The live sessions of `user_id`, from outside a request (an
+    /// administrator's view); none is `current`.
+    pub async fn sessions_of(
+        rocket: &Rocket<Orbit>,
+        user_id: &str,
+    ) -> Result<Vec<SessionInfo>, Error> {
+        let shared = Self::shared_state(rocket).ok_or(Error::NotAttached)?;
+        user_sessions::sessions_of(shared, user_id).await
     }
 
     /// The managed state, when the fairing is attached.

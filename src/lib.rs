@@ -398,6 +398,25 @@
 //!   session ends otherwise. The tabs of the browser watch it, so a
 //!   sign-out in one reaches the others within a second, with no request.
 //!
+//! ## Sessions per user
+//!
+//! [`Session::sessions`] lists the signed-in user's live sessions
+//! ([`SessionInfo`]: an opaque id, never the token or its hash; start,
+//! last activity, absolute end, device, current), [`Session::revoke`] ends
+//! one of their own, [`Session::revoke_others`] all but the current, and
+//! [`SessionSecurity::revoke_user`] every session of a user from outside a
+//! request (a password change, an administrator). A revoked session is
+//! deleted, never backed up; the other instances drop it within a second,
+//! and its open tabs leave the page within 2 s through
+//! `GET /session_security/events`, a server-sent event stream that one tab
+//! per browser holds.
+//!
+//! Every start and end is reported with its reason ([`SessionStart`],
+//! [`SessionEnd`]) to a [`SessionEvents`] hook
+//! ([`SessionSecurity::with_events`]), as a log line on the target
+//! `session_security::audit`, and counted through the `metrics` facade;
+//! none carries a token or session data.
+//!
 //! ## Login throttling
 //!
 //! A password hash is slow on purpose (argon2 holds 19 MiB and a CPU for
@@ -465,14 +484,16 @@
 //! | `config` | the `session_security` table, validated at launch |
 //! | `activity` | expiry arithmetic ([`Timing`] is its public view) |
 //! | `assets`, `cookie` | the embedded, minified script and style; the cookies, their changes and headers |
+//! | `device`, `audit` | a browser's short description; session starts and ends, [`SessionEvents`] |
 //! | `store/` | records, [`SessionStore`], [`SqlStore`], its pool, the cache, PostgreSQL notifications |
-//! | `shared` | managed state and the application's hooks |
+//! | `shared` | managed state, the application's hooks, and the reports to them |
 //! | `request` | the per-request session state, changed through [`Session`] |
 //! | `templates` | Tera registration, [`Dialogs`], the relogin result page |
 //! | `session` | the [`Session`] handle |
 //! | `guard` | [`Authenticated`], [`CsrfChecked`], [`CsrfForm`] |
 //! | `relogin` | the backup at expiry and the restore after a relogin |
-//! | `routes/` | every handler the fairing mounts, and the catchers |
+//! | `user_sessions` | a user's sessions: [`SessionInfo`], listing and revoking |
+//! | `routes/` | every handler the fairing mounts (the event stream too), and the catchers |
 //! | `unavailable`, `background` | the 503 answer; flush, purge and peers |
 //! | `inject` | the dialogs put into every signed-in HTML page |
 //! | `throttle` | [`LoginThrottle`]: the bound on password hashes at once, the backoff per username and address |
@@ -493,6 +514,7 @@ mod background;
 mod clock;
 mod config;
 mod cookie;
+mod device;
 mod error;
 mod fairing;
 mod guard;

@@ -139,7 +139,7 @@ impl<'r> Session<'r> {
                 authenticated_at: Some(now),
                 last_activity: now,
                 expire_after,
-                device: crate::user_sessions::device(self.user_agent),
+                device: crate::device::describe(self.user_agent),
             };
             (old, record)
         };

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rocket::{Orbit, Request, Rocket};
 
+use crate::audit::{SessionEnd, SessionEvent, SessionEvents, SessionStart};
 use crate::clock::Clock;
 use crate::config::{Config, MAX_SECONDS};
 use crate::store::{SessionCache, StorePool};
@@ -51,7 +52,7 @@ pub(crate) struct Shared {
     pub tag_key: String,
     pub timeouts: Option<Arc<dyn UserTimeouts>>,
     /// The application's ear for session starts and ends.
-    pub events: Option<Arc<dyn crate::audit::SessionEvents>>,
+    pub events: Option<Arc<dyn SessionEvents>>,
     pub locale: Option<LocaleHook>,
 }
 
@@ -90,5 +91,53 @@ impl Shared {
             .and_then(crate::i18n::match_tag)
             .unwrap_or_else(|| crate::i18n::negotiate(request.headers().get_one("Accept-Language")))
             .to_owned()
+    }
+}
+
+impl Shared {
+    fn event(&self, user_id: &str, token_hash: &str, at: i64) -> SessionEvent {
+        SessionEvent {
+            user_id: user_id.to_owned(),
+            session: self.public_id(token_hash),
+            at,
+        }
+    }
+
+    /// Reports that the session `token_hash` of `user_id` began.
+    pub(crate) fn started(&self, user_id: &str, token_hash: &str, at: i64, how: SessionStart) {
+        let event = self.event(user_id, token_hash, at);
+        log::info!(
+            target: "session_security::audit",
+            "session_start reason={} user={:?} session={}",
+            how.reason(),
+            event.user_id,
+            event.session
+        );
+        metrics::counter!("session_security_session_starts_total", "reason" => how.reason())
+            .increment(1);
+        if let Some(hook) = &self.events {
+            hook.started(&event, how);
+        }
+    }
+
+    /// Reports that the session `token_hash` of `user_id` ended.
+    pub(crate) fn ended(&self, user_id: &str, token_hash: &str, at: i64, why: SessionEnd) {
+        let event = self.event(user_id, token_hash, at);
+        let by = match &why {
+            SessionEnd::Revoked { by: Some(by) } => format!(" by={by:?}"),
+            _ => String::new(),
+        };
+        log::info!(
+            target: "session_security::audit",
+            "session_end reason={} user={:?} session={}{by}",
+            why.reason(),
+            event.user_id,
+            event.session
+        );
+        metrics::counter!("session_security_session_ends_total", "reason" => why.reason())
+            .increment(1);
+        if let Some(hook) = &self.events {
+            hook.ended(&event, &why);
+        }
     }
 }

@@ -4,13 +4,11 @@
 //! so nothing of it can be restored by a relogin; the other instances
 //! drop it within their next notification batch.
 
-use rocket::{Orbit, Rocket};
 use serde::Serialize;
 
 use crate::activity::Expiry;
 use crate::audit::SessionEnd;
 use crate::error::Error;
-use crate::fairing::SessionSecurity;
 use crate::session::Session;
 use crate::shared::Shared;
 use crate::store::SessionRecord;
@@ -31,40 +29,6 @@ pub struct SessionInfo {
     pub device: Option<String>,
     /// Whether it is the session of the request asking.
     pub current: bool,
-}
-
-/// A short description of a browser from its User-Agent, e.g. "Firefox on
-/// Linux": enough to recognise a session, nothing to fingerprint with.
-pub(crate) fn device(user_agent: Option<&str>) -> Option<String> {
-    let agent = user_agent?;
-    const BROWSERS: [(&str, &str); 6] = [
-        ("Edg/", "Edge"),
-        ("OPR/", "Opera"),
-        ("Firefox/", "Firefox"),
-        ("Chrome/", "Chrome"),
-        ("Safari/", "Safari"),
-        ("curl/", "curl"),
-    ];
-    const SYSTEMS: [(&str, &str); 7] = [
-        ("Android", "Android"),
-        ("iPhone", "iPhone"),
-        ("iPad", "iPad"),
-        ("Windows", "Windows"),
-        ("CrOS", "ChromeOS"),
-        ("Mac OS X", "macOS"),
-        ("Linux", "Linux"),
-    ];
-    let find = |table: &[(&str, &'static str)]| {
-        table
-            .iter()
-            .find(|(marker, _)| agent.contains(marker))
-            .map(|(_, name)| *name)
-    };
-    match (find(&BROWSERS), find(&SYSTEMS)) {
-        (Some(browser), Some(system)) => Some(format!("{browser} on {system}")),
-        (Some(one), None) | (None, Some(one)) => Some(one.to_owned()),
-        (None, None) => Some("Unknown browser".to_owned()),
-    }
 }
 
 /// The live sessions of `user_id`, oldest login first.
@@ -114,24 +78,10 @@ impl Session<'_> {
         let shared = self.shared();
         let now = self.request().now;
         let rows = self.request().note(live(shared, &user_id, now).await)?;
-        let absolute_after = shared.config.absolute_after;
+        let current = current.as_deref();
         Ok(rows
             .into_iter()
-            .map(|record| {
-                let is_current = current.as_deref() == Some(record.token_hash.as_str());
-                SessionInfo {
-                    id: shared.public_id(&record.token_hash),
-                    started_at: expiry(&record).authenticated_at,
-                    last_active: if is_current {
-                        now
-                    } else {
-                        record.last_activity
-                    },
-                    absolute_end: expiry(&record).absolute_end(absolute_after),
-                    device: record.device,
-                    current: is_current,
-                }
-            })
+            .map(|r| info(shared, r, current, now))
             .collect())
     }
 
@@ -182,61 +132,41 @@ impl Session<'_> {
     }
 }
 
-impl SessionSecurity {
-    /// Ends every session of `user_id`, from outside a request: after a
-    /// password change, or from an administrator's tool (`by` names who
-    /// acted, for the audit). Returns how many ended. Their open tabs
-    /// leave the page within seconds.
-    pub async fn revoke_user(
-        rocket: &Rocket<Orbit>,
-        user_id: &str,
-        by: Option<&str>,
-    ) -> Result<usize, Error> {
-        let shared = Self::shared_state(rocket).ok_or(Error::NotAttached)?;
-        let now = shared.clock.now();
-        let rows = shared.sessions.user_sessions(user_id).await?;
-        revoke(shared, user_id, rows, by, now).await
-    }
-
-    /// The live sessions of `user_id`, from outside a request (an
-    /// administrator's view); none is `current`.
-    pub async fn sessions_of(
-        rocket: &Rocket<Orbit>,
-        user_id: &str,
-    ) -> Result<Vec<SessionInfo>, Error> {
-        let shared = Self::shared_state(rocket).ok_or(Error::NotAttached)?;
-        let now = shared.clock.now();
-        let absolute_after = shared.config.absolute_after;
-        let rows = live(shared, user_id, now).await?;
-        Ok(rows
-            .into_iter()
-            .map(|record| SessionInfo {
-                id: shared.public_id(&record.token_hash),
-                started_at: expiry(&record).authenticated_at,
-                last_active: record.last_activity,
-                absolute_end: expiry(&record).absolute_end(absolute_after),
-                device: record.device,
-                current: false,
-            })
-            .collect())
-    }
+/// Ends every session of `user_id`; returns how many ended.
+pub(crate) async fn revoke_user(
+    shared: &Shared,
+    user_id: &str,
+    by: Option<&str>,
+) -> Result<usize, Error> {
+    let now = shared.clock.now();
+    let rows = shared.sessions.user_sessions(user_id).await?;
+    revoke(shared, user_id, rows, by, now).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The live sessions of `user_id`, none of them `current`.
+pub(crate) async fn sessions_of(shared: &Shared, user_id: &str) -> Result<Vec<SessionInfo>, Error> {
+    let now = shared.clock.now();
+    let rows = live(shared, user_id, now).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| info(shared, r, None, now))
+        .collect())
+}
 
-    #[test]
-    fn devices_are_described_shortly() {
-        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
-        assert_eq!(device(Some(firefox)).as_deref(), Some("Firefox on Linux"));
-        let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 \
-                      (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
-        assert_eq!(device(Some(chrome)).as_deref(), Some("Chrome on Windows"));
-        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) \
-                      AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-        assert_eq!(device(Some(iphone)).as_deref(), Some("Safari on iPhone"));
-        assert_eq!(device(Some("x")).as_deref(), Some("Unknown browser"));
-        assert_eq!(device(None), None);
+/// The list's entry of `record`; `current` names this request's session.
+fn info(shared: &Shared, record: SessionRecord, current: Option<&str>, now: i64) -> SessionInfo {
+    let is_current = current == Some(record.token_hash.as_str());
+    let expiry = expiry(&record);
+    SessionInfo {
+        id: shared.public_id(&record.token_hash),
+        started_at: expiry.authenticated_at,
+        last_active: if is_current {
+            now
+        } else {
+            record.last_activity
+        },
+        absolute_end: expiry.absolute_end(shared.config.absolute_after),
+        device: record.device,
+        current: is_current,
     }
 }
