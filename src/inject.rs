@@ -13,8 +13,9 @@ use crate::request::RequestSession;
 use crate::shared::Shared;
 use crate::templates::Dialogs;
 
-/// The marker of the markup: its configuration element.
-const MARKER: &[u8] = b"id=\"session_security_config\"";
+/// A page that has the warning dialog already (the include, or markup of
+/// the application's own) gets nothing.
+const MARKER: &[u8] = b"id=\"session_security_warning\"";
 /// Pages larger than this are streamed past untouched.
 const MAX_PAGE: usize = 8 << 20;
 

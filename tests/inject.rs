@@ -25,6 +25,11 @@ fn with_include(session: Session<'_>) -> RawHtml<String> {
     RawHtml(PAGE.replace("</body>", &format!("{markup}</body>")))
 }
 
+#[get("/own-dialog")]
+fn own_dialog() -> RawHtml<&'static str> {
+    RawHtml("<html><body><div id=\"session_security_warning\">ours</div></body></html>")
+}
+
 #[get("/fragment")]
 fn fragment() -> RawHtml<&'static str> {
     RawHtml("<li>one more row</li>")
@@ -44,8 +49,10 @@ async fn app(inject: bool) -> TestApp {
     let clock = ManualClock::new(T0);
     let figment = figment().merge(("session_security.inject", inject));
     let fairing = SessionSecurity::new().with_clock(clock.clone());
-    let rocket = app_with(figment, fairing)
-        .mount("/", routes![html, with_include, fragment, json, streamed]);
+    let rocket = app_with(figment, fairing).mount(
+        "/",
+        routes![html, with_include, own_dialog, fragment, json, streamed],
+    );
     TestApp::launch(rocket, clock).await
 }
 
@@ -79,6 +86,12 @@ async fn a_page_with_the_include_gets_nothing_twice() {
     app.login("alice").await;
     let (_, body) = app.page("/html-with-include").await;
     assert_eq!(dialogs_in(&body), 1);
+    let (_, own) = app.page("/own-dialog").await;
+    assert_eq!(
+        dialogs_in(&own),
+        0,
+        "the page's own warning markup stays alone"
+    );
 }
 
 #[rocket::async_test]
