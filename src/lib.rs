@@ -179,7 +179,7 @@
 //! dialogs, a script tag) just before the last `</body>` of a response when
 //! the request's session is live and signed in as the response leaves, the
 //! response is `text/html` with a known size (at most 8 MiB), it does not
-//! carry the markup already (`id="session_security_config"`), and it is not
+//! carry the markup already (`id="session_security_warning"`), and it is not
 //! one of the crate's own routes. Fragments without `</body>`, other types
 //! and streamed bodies are left alone.
 //!
