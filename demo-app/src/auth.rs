@@ -43,7 +43,7 @@ fn login_page(
     Template::render(
         "login",
         context! {
-            action: if relogin { "/login/1" } else { "/login" },
+            action: Relogin(relogin).form_action("/login", None),
             relogin,
             next: next.and_then(local_path).unwrap_or(""),
             username,
@@ -55,20 +55,18 @@ fn login_page(
     )
 }
 
-/// The login page; `next` is where to go afterwards (the 401 catcher sets it).
-#[get("/login?<next>")]
+/// The login page at `/login`, and at `/login/1` inside the library's
+/// relogin dialog (`relogin_url`); `next` is where to go afterwards (the
+/// 401 catcher sets it).
+#[get("/login/<relogin..>?<next>")]
 fn login_form(
     session: Session<'_>,
+    relogin: Relogin,
     next: Option<&str>,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
-    login_page(&session, false, next, "", None, flash)
-}
-
-/// The login page inside the library's relogin dialog (`relogin_url`).
-#[get("/login/<relogin>")]
-fn relogin_form(session: Session<'_>, relogin: Relogin) -> Template {
-    login_page(&session, relogin.into(), None, "", None, None)
+    let next = if relogin.0 { None } else { next };
+    login_page(&session, relogin.into(), next, "", None, flash)
 }
 
 /// A login form whose CSRF check failed: most likely a login page left
@@ -100,22 +98,11 @@ fn client(peer: Option<SocketAddr>) -> IpAddr {
     peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip())
 }
 
-/// Signs in and goes to `next`.
-#[post("/login", data = "<form>")]
+/// Signs in and goes to `next`; from the relogin dialog (`/login/1`) it
+/// ends at the library's `after_relogin`, which restores the session data
+/// if the user is the same.
+#[post("/login/<relogin..>", data = "<form>")]
 async fn login<'r>(
-    session: Session<'_>,
-    db: Connection<Crm>,
-    throttle: &State<LoginThrottle>,
-    peer: Option<SocketAddr>,
-    form: LoginSubmission<'r>,
-) -> AppResult<SignIn> {
-    sign_in(session, db, throttle, client(peer), form, false).await
-}
-
-/// Signs in from the relogin dialog and ends at the library's
-/// `after_relogin`, which restores the session data if the user is the same.
-#[post("/login/<relogin>", data = "<form>")]
-async fn relogin<'r>(
     session: Session<'_>,
     db: Connection<Crm>,
     throttle: &State<LoginThrottle>,
@@ -249,5 +236,5 @@ async fn logout<'r>(
 
 /// `/login`, `/login/<relogin>` (GET and POST) and `/logout`.
 pub fn routes() -> Vec<Route> {
-    routes![login_form, relogin_form, login, relogin, logout]
+    routes![login_form, login, logout]
 }
