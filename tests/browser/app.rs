@@ -27,6 +27,13 @@ pub struct Settings {
     /// The session store's URL (`databases.session_security.url`), e.g. a
     /// `pg_server::PgServer` a test stops; `None`: a fresh SQLite file.
     pub store_url: Option<String>,
+    /// The port to serve on; 0: a free one. A restarted application takes
+    /// the port (and `store_url`) of the one it replaces.
+    pub port: u16,
+    /// Whether the crate's event stream is reachable; `false`: blocked
+    /// (404), as by a proxy that refuses streams, which leaves the pings
+    /// alone to tell.
+    pub push: bool,
 }
 
 impl Default for Settings {
@@ -38,6 +45,8 @@ impl Default for Settings {
             logout_url: None,
             locale: None,
             store_url: None,
+            port: 0,
+            push: true,
         }
     }
 }
@@ -48,6 +57,8 @@ pub struct Counters {
     pub pings: AtomicUsize,
     pub saves: Mutex<Vec<String>>,
     pub csp_reports: AtomicUsize,
+    /// Requests for the crate's event stream.
+    pub streams: AtomicUsize,
 }
 
 /// A running application.
@@ -55,6 +66,7 @@ pub struct Served {
     pub port: u16,
     pub counters: Arc<Counters>,
     shutdown: rocket::Shutdown,
+    launched: Option<rocket::tokio::task::JoinHandle<()>>,
 }
 
 impl Served {
@@ -68,6 +80,20 @@ impl Served {
 
     pub fn saves(&self) -> Vec<String> {
         self.counters.saves.lock().expect("saves").clone()
+    }
+
+    /// How many times the event stream was asked for.
+    pub fn streams(&self) -> usize {
+        self.counters.streams.load(Ordering::SeqCst)
+    }
+
+    /// Shuts the application down and waits until it has let go of its
+    /// port, as a server being restarted would.
+    pub async fn stop(mut self) {
+        self.shutdown.clone().notify();
+        if let Some(launched) = self.launched.take() {
+            let _ = launched.await;
+        }
     }
 }
 
@@ -233,13 +259,45 @@ async fn signout(_form: CsrfForm<Confirmation>, session: Session<'_>) -> Redirec
     Redirect::to("/bye")
 }
 
+/// Revokes every other session of the signed-in user
+/// (`Session::revoke_others`): "sign out everywhere else".
+#[get("/revoke-others")]
+async fn revoke_others(_user: Authenticated, session: Session<'_>) -> String {
+    let ended = session.revoke_others().await.expect("revoke");
+    format!("revoked {ended}")
+}
+
+/// The running application, as code outside any request would hold it.
+struct Launched<'r>(&'r rocket::Rocket<rocket::Orbit>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Launched<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(Launched(request.rocket()))
+    }
+}
+
+/// Revokes every session of `user` from outside any session of theirs
+/// (`SessionSecurity::revoke_user`), as an administrator would.
+#[get("/revoke-user/<user>")]
+async fn revoke_user(user: &str, rocket: Launched<'_>) -> String {
+    let ended = SessionSecurity::revoke_user(rocket.0, user, Some("admin"))
+        .await
+        .expect("revoke");
+    format!("revoked {ended}")
+}
+
 /// Loaded by the test page before the crate's script (same origin, so
 /// `script-src 'self'` holds). Two probes the tests read:
 /// - `__listeners()`: the event listeners the crate's script has added and
 ///   not removed, by wrapping `addEventListener`/`removeEventListener`
 ///   (an aborted `signal` removes them too); a listener is the crate's when
 ///   the call comes from a script under `/session_security/`;
-/// - `__announced`: every text the screen-reader region took, with when.
+/// - `__announced`: every text the screen-reader region took, with when;
+/// - `__streams()`: how many event streams of the page are not closed
+///   (each `EventSource` made is recorded).
 ///
 /// And `pagehide` writes the time the page was left to sessionStorage
 /// (`__left`), which the next page of the tab can still read.
@@ -270,6 +328,14 @@ const PROBE_JS: &str = r#"
   };
   window.__listeners = () => live.map((e) => e.type);
   window.__announced = [];
+  const Source = window.EventSource;
+  const sources = [];
+  window.EventSource = function (url, init) {
+    const source = new Source(url, init);
+    sources.push(source);
+    return source;
+  };
+  window.__streams = () => sources.filter((s) => s.readyState !== 2).length;
   add.call(document, 'DOMContentLoaded', () => {
     const region = document.getElementById('session_security_announce');
     if (!region) return;
@@ -298,7 +364,7 @@ pub async fn serve(settings: Settings) -> Served {
     let counters = Arc::new(Counters::default());
     let figment = rocket::Config::figment()
         .merge(("address", "127.0.0.1"))
-        .merge(("port", 0))
+        .merge(("port", settings.port))
         .merge(("log_level", "off"))
         .merge(("shutdown.grace", 0))
         .merge(("shutdown.mercy", 0))
@@ -321,7 +387,8 @@ pub async fn serve(settings: Settings) -> Served {
         .merge(("session_security.logout_url", settings.logout_url));
     let (port_tx, port_rx) = rocket::tokio::sync::oneshot::channel();
     let port_tx = Mutex::new(Some(port_tx));
-    let ping_counter = counters.clone();
+    let request_counter = counters.clone();
+    let push = settings.push;
     let rocket = rocket::custom(figment)
         .attach(match settings.locale {
             Some(locale) => SessionSecurity::new().with_locale(move |_| Some(locale.into())),
@@ -331,12 +398,23 @@ pub async fn serve(settings: Settings) -> Served {
             register_templates(&mut engines.tera).expect("crate templates");
         }))
         .attach(AdHoc::on_request(
-            "count pings",
+            "count pings and streams",
             move |request: &mut Request<'_>, _| {
-                let counters = ping_counter.clone();
+                let counters = request_counter.clone();
                 Box::pin(async move {
-                    if request.uri().path() == "/session_security/ping" {
+                    let path = request.uri().path();
+                    if path == "/session_security/ping" {
                         counters.pings.fetch_add(1, Ordering::SeqCst);
+                    } else if path == "/session_security/events" {
+                        counters.streams.fetch_add(1, Ordering::SeqCst);
+                        if !push {
+                            // No route there: a 404. Still under the
+                            // crate's prefix, so no activity either.
+                            request.set_uri(
+                                rocket::http::uri::Origin::parse("/session_security/blocked")
+                                    .expect("a path"),
+                            );
+                        }
                     }
                 })
             },
@@ -370,12 +448,14 @@ pub async fn serve(settings: Settings) -> Served {
                 bye,
                 signout_page,
                 signout,
+                revoke_others,
+                revoke_user,
                 probe_js
             ],
         );
     let ignited = rocket.ignite().await.expect("ignite");
     let shutdown = ignited.shutdown();
-    rocket::tokio::spawn(async move {
+    let launched = rocket::tokio::spawn(async move {
         let _ = ignited.launch().await;
     });
     let port = port_rx.await.expect("port");
@@ -383,6 +463,7 @@ pub async fn serve(settings: Settings) -> Served {
         port,
         counters,
         shutdown,
+        launched: Some(launched),
     }
 }
 
