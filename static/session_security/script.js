@@ -10,7 +10,9 @@
  *
  * The server is the referee: the warning opens and the page locks only on the
  * answer of GET pingUrl?idleFor=N&tag=T. A 503 or no answer is "unavailable",
- * never a logout: the page stays and the client retries with backoff.
+ * never a logout: the page stays and the client retries with backoff. One
+ * tab per user also holds the server's event stream, which says at once
+ * when the session ended elsewhere; the pings stay the fallback.
  *
  * The crate serves this file minified (comments and whitespace removed, names
  * kept): hence compact code, semicolons everywhere and no regex literals.
@@ -335,6 +337,7 @@
       const ac = new AbortController();
       const on = (target, type, f, options) => target.addEventListener(type, f, Object.assign({ signal: ac.signal }, options));
       this.ac = ac;
+      this.on = on;
       this.c = c;
       c.strings = c.strings || {};
       this.tag = c.userTag || "";
@@ -345,7 +348,7 @@
       this.floor = t; // answers asked before this page (or its relogin) are of another session
       this.last = this.stamp = t - (c.idle || 0) * 1000;
       // `pending`: activity past the expiry, waiting for the server's word.
-      this.pending = this.fails = this.retryAt = this.handled = 0;
+      this.pending = this.fails = this.retryAt = this.handled = this.drops = 0;
       this.beat = t;
 
       // The dialogs must be children of <body>: the lock leaves those alone.
@@ -371,6 +374,15 @@
       on(W, "message", (e) => this.message(e));
       // The user cookie, the schedule and the countdown.
       this.timer = setInterval(() => this.tick(), 300);
+      // The tab holding this lock holds the event stream until its page
+      // goes, then the next tab waiting for it. Without Web Locks (an
+      // insecure origin) no tab does: the pings alone tell.
+      const locks = navigator.locks;
+      const hold = (free) => {
+        this.free = free;
+        this.listen();
+      };
+      if (locks) locks.request(NAME + "_events" + this.tag, { signal: ac.signal }, () => new Promise(hold)).catch(() => 0);
       // This page load was a request the server counted: other tabs adopt it.
       this.share();
       this.apply();
@@ -386,8 +398,10 @@
       const slept = t - this.beat > 5000 && D.visibilityState == "visible";
       this.beat = t;
       if (this.cookie() || this.state > UNAVAILABLE) return;
-      if (slept) this.wake();
-      else if (t >= this.pingAt) this.ping(this.pingAt);
+      if (slept) {
+        this.wake();
+        this.listen(); // a stream across a sleep may be dead unawares
+      } else if (t >= this.pingAt) this.ping(this.pingAt);
       this.render(t);
     }
 
@@ -593,6 +607,37 @@
       else location.reload();
     }
 
+    /**
+     * (Re)opens the event stream, in the tab holding it while the session
+     * lives. The browser reconnects by itself after a network error; a
+     * failed connection (a 503, say) closes it for good: made again after
+     * the backoff of the pings. A stream error is never a logout.
+     */
+    listen() {
+      clearTimeout(this.retryStream);
+      if (this.es) this.es.close();
+      if (!this.free || this.state > UNAVAILABLE) return;
+      const es = (this.es = new EventSource(this.c.pingUrl.slice(0, -4) + "events?tag=" + encodeURIComponent(this.tag)));
+      const later = () => {
+        es.close();
+        this.retryStream = setTimeout(() => this.listen(), RETRY[Math.min(this.drops++, 3)]);
+      };
+      es.onopen = () => (this.drops = 0);
+      es.onerror = () => es.readyState == 2 && later();
+      this.on(es, "ended", (e) => {
+        // Closed by the server; back later if the session lives after all.
+        later();
+        this.tabs.send({ type: "ended", how: e.data });
+        this.pushed(e.data);
+      });
+    }
+
+    /** The stream's word, this tab's or relayed: expired (the ping decides), or signed out elsewhere. */
+    pushed(how) {
+      if (how == "expired") this.ping(Date.now());
+      else Date.now() - this.forms.sent < 3000 || this.leave(this.c.loginUrl);
+    }
+
     /** Only our own relogin frame, on our origin, while locked, may say who logged in. */
     message(e) {
       const m = e.data || {};
@@ -625,6 +670,7 @@
       this.latest = this.bye = null;
       this.apply();
       this.forms.release();
+      this.listen();
     }
 
     receive(m) {
@@ -632,6 +678,7 @@
       if (type == "pong") this.take(m);
       else if (type == "relogin") this.relogged(true, m.token);
       else if (type == "out") this.leave(this.c.loginUrl);
+      else if (type == "ended") this.pushed(m.how);
       else if (m.at <= Date.now() + 5000) {
         // Activity in another tab, whose clock is ours, give or take.
         this.last = Math.max(this.last, m.at);
@@ -640,7 +687,7 @@
       }
     }
 
-    /** Every timer, listener and tab message of this page ends; the page stays as it is. */
+    /** Every timer, listener, tab message and stream of this page ends; the page stays as it is. */
     stop() {
       if (this.state == STOPPED) return;
       this.warning.render(null);
@@ -648,6 +695,8 @@
       this.ac.abort();
       clearInterval(this.timer);
       if (this.tabs.bc) this.tabs.bc.close();
+      if (this.free) this.free();
+      this.listen(); // closes the stream
     }
   }
 
@@ -662,7 +711,7 @@
       activity: () => client.act(Date.now()),
       /** Asks the server at once; resolves once the answer is applied. */
       ping: () => client.ping(Date.now()),
-      /** Stops every timer, listener and tab message; the page stays as it is. */
+      /** Stops every timer, listener, tab message and stream; the page stays as it is. */
       stop: () => client.stop(),
     });
   };
