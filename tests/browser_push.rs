@@ -280,6 +280,98 @@ async fn a_blocked_stream_is_no_logout_and_is_retried_with_backoff() {
     browser.finish().await;
 }
 
+/// The user tag the current page was rendered for.
+async fn user_tag(browser: &Browser) -> String {
+    let tag = browser
+        .js("return JSON.parse(document.getElementById('session_security_config').textContent).userTag;")
+        .await;
+    tag.as_str().expect("a user tag in the page").to_owned()
+}
+
+/// Posts what a holding tab relays, `ended` with `how`, in the name of
+/// `tag`, from a plain page of the same origin.
+fn relay(tag: &str, how: &str) -> String {
+    format!(
+        "const bc = new BroadcastChannel('session_security'); \
+         bc.postMessage({{type: 'ended', how: '{how}', tag: '{tag}', from: 'other'}}); bc.close();"
+    )
+}
+
+#[rocket::async_test]
+async fn a_relayed_expiry_asks_the_server_and_another_users_word_is_ignored() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(settings()).await;
+    let browser = Browser::start().await;
+    browser.login(&served, "alice").await;
+    let page = browser.client.window().await.expect("window");
+    let alice = user_tag(&browser).await;
+    let plain = browser.open_window(&served.url("/bye")).await;
+
+    // Another user's tabs say signed out, then expired: nothing happens.
+    browser.js(&relay("someone-else", "signed-out")).await;
+    browser.js(&relay("someone-else", "expired")).await;
+    rocket::tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(served.pings(), 0, "another user's word asked the server");
+
+    // Alice's expired: the server decides, and it says alive: the page stays.
+    browser.js(&relay(&alice, "expired")).await;
+    let asked = browser
+        .wait_for(Duration::from_secs(2), || async { served.pings() == 1 })
+        .await;
+    assert!(asked, "a relayed expiry asks the server at once");
+    browser.switch(&page).await;
+    rocket::tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        browser.url().await.ends_with("/"),
+        "{}",
+        browser.url().await
+    );
+    assert!(!browser.shown("session_security_relogin").await);
+
+    // Alice's signed out: the page goes.
+    browser.switch(&plain).await;
+    browser.js(&relay(&alice, "signed-out")).await;
+    browser.switch(&page).await;
+    left_for_login(&browser, 2).await;
+    browser.finish().await;
+}
+
+#[rocket::async_test]
+async fn after_a_relogin_the_stream_is_back() {
+    if !browser::available() {
+        return;
+    }
+    // Expired by the pings' schedule: the stream says nothing of it before.
+    let served = app::serve(Settings {
+        warn_after: 3,
+        expire_after: 6,
+        ..Settings::default()
+    })
+    .await;
+    let browser = Browser::start().await;
+    browser.login(&served, "alice").await;
+    stream_opened(&browser, &served).await;
+    assert!(browser.shown_within("session_security_relogin", 10).await);
+    assert_eq!(open_streams(&browser).await, 0, "a stream while locked");
+    browser.relogin("alice").await;
+    assert!(browser.hidden_within("session_security_relogin", 5).await);
+    let back = browser
+        .wait_for(Duration::from_secs(3), || async {
+            served.streams() >= 2 && open_streams(&browser).await == 1
+        })
+        .await;
+    assert!(back, "no stream after the relogin");
+    rocket::tokio::time::sleep(Duration::from_millis(500)).await;
+    // A ping would lock the page; only the push leaves it for the login.
+    let (other, revoked) = revoke_from_another_browser(&served, "alice").await;
+    let left = left_for_login(&browser, 3).await;
+    assert!(left - revoked <= 2000, "left after {} ms", left - revoked);
+    other.finish().await;
+    browser.finish().await;
+}
+
 /// Answers 503 (`Retry-After: 2`) to every request on `port` for `span`,
 /// as a restarting server's front would; answers how many asked for the
 /// event stream.

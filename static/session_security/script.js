@@ -580,6 +580,7 @@
       this.warning.render(null);
       this.lock.take(this.relogin.title);
       this.relogin.show();
+      this.listen(); // closes the stream, until a relogin
     }
 
     /** "Log out": ends the session on the server; every tab of this user leaves. */
