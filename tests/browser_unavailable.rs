@@ -59,12 +59,16 @@ const RECORD_ANSWERS: &str = "
     };";
 
 /// The serve settings for a store on `pg`.
+/// The pings alone face the outage: an open event stream would re-read
+/// the session when listening resumes and keep it in memory, and these
+/// tests are about what the ping answers while the store is down.
 fn on(pg: &PgServer, warn_after: u64, expire_after: u64) -> Settings {
     Settings {
         warn_after,
         expire_after,
         relogin: true,
         store_url: Some(pg.url()),
+        push: false,
         ..Settings::default()
     }
 }
