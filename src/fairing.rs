@@ -355,6 +355,12 @@ async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<Se
             None => return Ok(SessionState::unknown_cookie()),
         }
     }
+    if record.is_revoked() {
+        // Ended on purpose elsewhere: nothing to back up, and this
+        // browser's tabs leave the page (the user cookie says signed out).
+        sessions.delete(&hash).await?;
+        return Ok(SessionState::revoked());
+    }
     let state = SessionState::loaded(record);
     match state.expiry() {
         Some(expiry) if expiry.is_expired(now, shared.config.absolute_after) => {

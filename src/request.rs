@@ -91,6 +91,15 @@ impl SessionState {
         }
     }
 
+    /// The browser's session was revoked: it ends here, as a sign-out.
+    pub fn revoked() -> Self {
+        SessionState {
+            session_cookie: CookieChange::Clear,
+            signed_out: true,
+            ..SessionState::default()
+        }
+    }
+
     /// The session ended in this request because it expired.
     pub fn expired(clear_cookie: bool) -> Self {
         SessionState {

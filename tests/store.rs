@@ -228,6 +228,22 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            async fn a_revoked_session_is_a_tombstone_until_purged() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("r", 1095)).await.unwrap();
+                assert!(store.revoke("r").await.unwrap());
+                assert!(!store.revoke("r").await.unwrap(), "once");
+                assert!(!store.revoke("missing").await.unwrap());
+                let row = store.load("r").await.unwrap().expect("kept as a tombstone");
+                assert!(row.is_revoked());
+                assert_eq!(store.live_count(1100, 0).await.unwrap(), 0);
+                let purged = store.purge(1200, 0, 0).await.unwrap();
+                assert_eq!(purged.rows, 1);
+                assert!(purged.sessions.is_empty(), "its end was told at revocation");
+                assert_eq!(store.load("r").await.unwrap(), None);
+            }
+
+            #[rocket::async_test]
             async fn live_sessions_are_counted() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("idle", 1000)).await.unwrap();

@@ -13,7 +13,7 @@ use rocket::serde::json::Json;
 use rocket::{get, routes, Orbit, Rocket};
 use rocket_session_security::{
     ManualClock, Session, SessionEnd, SessionEvent, SessionEvents, SessionInfo, SessionSecurity,
-    SessionStart, BACKUP_COOKIE,
+    SessionStart, BACKUP_COOKIE, SIGNED_OUT, USER_COOKIE,
 };
 
 /// What the hook heard, as `(user, session, reason)`.
@@ -148,6 +148,16 @@ async fn revoking_another_session_signs_that_browser_out_for_good() {
     let id = other["id"].as_str().unwrap();
     assert_eq!(laptop.page(&format!("/revoke/{id}")).await.1, "true");
     assert_eq!(phone.whoami().await, None, "the phone is signed out");
+    assert_eq!(
+        phone
+            .client
+            .cookies()
+            .get(USER_COOKIE)
+            .map(|c| c.value().to_owned())
+            .as_deref(),
+        Some(SIGNED_OUT),
+        "its tabs are told to leave, not to offer a relogin"
+    );
     assert!(
         phone.client.cookies().get(BACKUP_COOKIE).is_none(),
         "a revoked session is not backed up"

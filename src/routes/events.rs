@@ -42,6 +42,7 @@ impl Watch {
         let now = shared.clock.now();
         let absolute_after = shared.config.absolute_after;
         match shared.sessions.reload(&self.token_hash).await {
+            Ok(Some(record)) if record.is_revoked() => Some("signed-out"),
             Ok(Some(record)) => {
                 self.expiry.last_activity = self.expiry.last_activity.max(record.last_activity);
                 self.expiry

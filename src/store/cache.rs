@@ -334,10 +334,18 @@ impl SessionCache {
         Ok(rows)
     }
 
-    /// Ends a session from elsewhere (revocation): deleted like a logout;
-    /// returns whether this call removed it.
+    /// Ends a session from elsewhere (revocation): marked revoked in the
+    /// store, dropped from memory here and on the other instances; returns
+    /// whether this call revoked it.
     pub async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
-        self.delete(token_hash).await
+        let revoked = self
+            .call(&self.counters.writes, self.store.revoke(token_hash))
+            .await?;
+        self.forget(token_hash);
+        let _ = self.changes.send(Some(key(token_hash)));
+        lock(&self.pending).remove(token_hash);
+        self.announce(token_hash);
+        Ok(revoked)
     }
 
     /// Adds a relogin backup.

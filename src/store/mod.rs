@@ -36,11 +36,24 @@ pub struct SessionRecord {
     pub authenticated_at: Option<i64>,
     /// Unix seconds of the last activity; only ever moves forward.
     pub last_activity: i64,
-    /// This session's idle limit in seconds.
+    /// This session's idle limit in seconds; [`REVOKED`] once revoked.
     pub expire_after: i64,
     /// A short description of the browser that logged in (from its
     /// User-Agent), for the user's list of sessions.
     pub device: Option<String>,
+}
+
+/// The `expire_after` of a revoked session: a tombstone until purged, so
+/// the browser that held it learns at its next request that it was ended
+/// on purpose (its tabs leave the page) rather than expired (they offer
+/// the relogin).
+pub const REVOKED: i64 = -1;
+
+impl SessionRecord {
+    /// Whether the session was revoked (see [`REVOKED`]).
+    pub fn is_revoked(&self) -> bool {
+        self.expire_after == REVOKED
+    }
 }
 
 /// What a [`SessionStore::purge`] removed.
@@ -107,6 +120,9 @@ pub trait SessionStore: Send + Sync + 'static {
     /// is there already, and returns the stored one, so every instance on
     /// this store tags a user alike and the key outlives restarts.
     async fn tag_key(&self, candidate: &str) -> Result<String, Error>;
+    /// Marks a session revoked ([`REVOKED`]); returns whether this call
+    /// revoked it (false when it is gone or revoked already).
+    async fn revoke(&self, token_hash: &str) -> Result<bool, Error>;
     /// Every stored session of `user_id`, live or ended but not yet purged.
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error>;
 }

@@ -1,6 +1,6 @@
 //! The SQL store: one set of portable statements for SQLite and PostgreSQL.
 
-use super::{BackupRecord, Purged, SessionRecord, SessionStore, StorePool};
+use super::{BackupRecord, Purged, SessionRecord, SessionStore, StorePool, REVOKED};
 use crate::error::Error;
 
 /// Runs `$body` with `$p` bound to whichever concrete pool `$pool` holds, so
@@ -225,11 +225,11 @@ impl SessionStore for SqlStore {
         let sessions = "DELETE FROM session_security_sessions \
              WHERE last_activity + expire_after + $3 <= $1 \
              OR ($2 > 0 AND authenticated_at IS NOT NULL AND authenticated_at + $2 + $3 <= $1) \
-             RETURNING user_id, token_hash";
+             RETURNING user_id, token_hash, expire_after";
         let backups = "DELETE FROM session_security_backups WHERE expires_at <= $1";
         let absolute = absolute_after as i64;
         let (gone, backups) = on_pool!(&self.pool, |p| {
-            let gone: Vec<(Option<String>, String)> = sqlx::query_as(sessions)
+            let gone: Vec<(Option<String>, String, i64)> = sqlx::query_as(sessions)
                 .bind(now)
                 .bind(absolute)
                 .bind(retain as i64)
@@ -239,9 +239,11 @@ impl SessionStore for SqlStore {
             Ok::<_, sqlx::Error>((gone, b.rows_affected()))
         })?;
         let rows = gone.len() as u64 + backups;
+        // A revoked session's end was reported when it was revoked.
         let sessions = gone
             .into_iter()
-            .filter_map(|(user, hash)| Some((user?, hash)))
+            .filter(|(_, _, expire_after)| *expire_after != REVOKED)
+            .filter_map(|(user, hash, _)| Some((user?, hash)))
             .collect();
         Ok(Purged { sessions, rows })
     }
@@ -256,6 +258,18 @@ impl SessionStore for SqlStore {
             .fetch_one(p)
             .await)?;
         Ok(live as u64)
+    }
+
+    async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
+        let sql = "UPDATE session_security_sessions SET expire_after = $1 \
+                   WHERE token_hash = $2 AND expire_after <> $1";
+        let revoked = on_pool!(&self.pool, |p| sqlx::query(sql)
+            .bind(REVOKED)
+            .bind(token_hash)
+            .execute(p)
+            .await
+            .map(|done| done.rows_affected() == 1))?;
+        Ok(revoked)
     }
 
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
