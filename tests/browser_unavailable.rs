@@ -338,6 +338,14 @@ async fn activity_during_an_outage_keeps_the_session_once_the_store_is_back() {
     browser.press_key().await;
     let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(hidden, "activity dismissed the warning during the outage");
+    // The key may land in the field that gets focus back as the warning
+    // closes: that character is the user's input too, and must be kept.
+    let typed_now = browser.value("#title").await;
+    assert!(
+        typed_now == typed || typed_now == format!("{typed}x"),
+        "{typed_now:?}"
+    );
+    let typed = typed_now.as_str();
     let seen = ping_answers(&browser).await.len();
     pg.restart();
 
