@@ -15,6 +15,10 @@ pub enum SessionStart {
         /// Whether the user who logged in is the one whose session expired.
         same_user: bool,
     },
+    /// The session went on under a new token
+    /// ([`Session::cycle_id`](crate::Session::cycle_id)); the old id's end
+    /// is reported as [`SessionEnd::Rotated`].
+    Rotated,
 }
 
 /// Why a session ended.
@@ -34,6 +38,11 @@ pub enum SessionEnd {
     },
     /// Removed by the background purge, never seen again after it ended.
     Purged,
+    /// Moved to a new token, under which it goes on (reported as started
+    /// with [`SessionStart::Rotated`]).
+    Rotated,
+    /// A new login in the same browser took its place.
+    Replaced,
 }
 
 impl SessionEnd {
@@ -45,6 +54,8 @@ impl SessionEnd {
             SessionEnd::Absolute => "absolute",
             SessionEnd::Revoked { .. } => "revoked",
             SessionEnd::Purged => "purged",
+            SessionEnd::Rotated => "rotated",
+            SessionEnd::Replaced => "replaced",
         }
     }
 }
@@ -56,6 +67,7 @@ impl SessionStart {
             SessionStart::Login => "login",
             SessionStart::Relogin { same_user: true } => "relogin_same_user",
             SessionStart::Relogin { same_user: false } => "relogin_other_user",
+            SessionStart::Rotated => "rotated",
         }
     }
 }
@@ -94,4 +106,76 @@ pub trait SessionEvents: Send + Sync + 'static {
     fn started(&self, _event: &SessionEvent, _how: SessionStart) {}
     /// A session ended.
     fn ended(&self, _event: &SessionEvent, _why: &SessionEnd) {}
+}
+
+/// Where every start and end goes: the application's hook, the audit log
+/// line and the metrics. Owned by the session book, the one place that
+/// ends or starts a session, so no path can forget a report.
+pub(crate) struct Reports {
+    /// The deployment's key for public ids and user tags.
+    tag_key: String,
+    hook: Option<std::sync::Arc<dyn SessionEvents>>,
+}
+
+impl Reports {
+    pub fn new(tag_key: String, hook: Option<std::sync::Arc<dyn SessionEvents>>) -> Self {
+        Reports { tag_key, hook }
+    }
+
+    /// The deployment's key for public ids and user tags.
+    pub fn tag_key(&self) -> &str {
+        &self.tag_key
+    }
+
+    /// The public id of the session `token_hash`: what the user's list of
+    /// sessions and the audit events name it by, never the hash itself.
+    pub fn public_id(&self, token_hash: &str) -> String {
+        crate::secret::user_tag(&self.tag_key, &format!("session {token_hash}"))
+    }
+
+    fn event(&self, user_id: &str, token_hash: &str, at: i64) -> SessionEvent {
+        SessionEvent {
+            user_id: user_id.to_owned(),
+            session: self.public_id(token_hash),
+            at,
+        }
+    }
+
+    /// Reports that the session `token_hash` of `user_id` began.
+    pub fn started(&self, user_id: &str, token_hash: &str, at: i64, how: SessionStart) {
+        let event = self.event(user_id, token_hash, at);
+        log::info!(
+            target: "session_security::audit",
+            "session_start reason={} user={:?} session={}",
+            how.reason(),
+            event.user_id,
+            event.session
+        );
+        metrics::counter!("session_security_session_starts_total", "reason" => how.reason())
+            .increment(1);
+        if let Some(hook) = &self.hook {
+            hook.started(&event, how);
+        }
+    }
+
+    /// Reports that the session `token_hash` of `user_id` ended.
+    pub fn ended(&self, user_id: &str, token_hash: &str, at: i64, why: SessionEnd) {
+        let event = self.event(user_id, token_hash, at);
+        let by = match &why {
+            SessionEnd::Revoked { by: Some(by) } => format!(" by={by:?}"),
+            _ => String::new(),
+        };
+        log::info!(
+            target: "session_security::audit",
+            "session_end reason={} user={:?} session={}{by}",
+            why.reason(),
+            event.user_id,
+            event.session
+        );
+        metrics::counter!("session_security_session_ends_total", "reason" => why.reason())
+            .increment(1);
+        if let Some(hook) = &self.hook {
+            hook.ended(&event, &why);
+        }
+    }
 }

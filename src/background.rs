@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use rocket::tokio::{self, time::sleep};
 
-use crate::audit::SessionEnd;
 use crate::shared::Shared;
 
 /// Starts the background tasks; they end with `shutdown`.
 pub(crate) fn start(shared: Arc<Shared>, shutdown: rocket::Shutdown) {
     #[cfg(feature = "postgres")]
-    if let Some(crate::store::StorePool::Postgres(pool)) = &shared.pool {
-        crate::store::listen_to_peers(shared.sessions.clone(), pool.clone(), shutdown.clone());
+    if let (Some(crate::store::StorePool::Postgres(pool)), Some(instance)) =
+        (&shared.pool, &shared.instance)
+    {
+        let (sessions, pool) = (shared.sessions.clone(), pool.clone());
+        crate::store::listen_to_peers(sessions, pool, instance.clone(), shutdown.clone());
     }
     tokio::spawn(flush_and_purge(shared, shutdown));
 }
@@ -54,17 +56,9 @@ async fn flush_and_purge(shared: Arc<Shared>, shutdown: rocket::Shutdown) {
             continue;
         }
         last_purge = now;
-        match shared
-            .sessions
-            .purge(now, config.absolute_after, retain)
-            .await
-        {
-            Ok(purged) => {
-                for (user_id, hash) in &purged.sessions {
-                    shared.ended(user_id, hash, now, SessionEnd::Purged);
-                }
-            }
-            Err(e) => rocket::warn!("session security: purge failed: {e}"),
+        let purged = shared.sessions.purge(now, config.absolute_after, retain);
+        if let Err(e) = purged.await {
+            rocket::warn!("session security: purge failed: {e}");
         }
         match shared.sessions.live_count(now, config.absolute_after).await {
             Ok(live) => metrics::gauge!("session_security_live_sessions").set(live as f64),

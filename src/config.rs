@@ -75,6 +75,23 @@ pub struct Config {
     ///
     /// _Default:_ `100000`
     pub cache_capacity: u64,
+    /// Seconds a session held in memory is trusted since it was last read
+    /// from the store; the next request after that reads it again. This
+    /// bounds how long an ended session can still be served on an instance
+    /// that missed the news (a lost notification, a listener dropped
+    /// silently, an instance cut off from the store). While the store does
+    /// not answer at all, a session read less than this long ago is still
+    /// served; an older one gets the `503`.
+    ///
+    /// _Default:_ `15`
+    pub cache_max_age: u64,
+    /// Session data keys that a relogin does not restore: markers of a
+    /// second factor or of a recent confirmation, which a password-only
+    /// relogin must earn again. A name ending in `*` covers every key that
+    /// starts with the rest (`"mfa_*"`).
+    ///
+    /// _Default:_ `[]`
+    pub not_restorable: Vec<String>,
     /// Seconds to wait for the session store before a request that needs it
     /// is answered `503 Service Unavailable` (never a logout).
     ///
@@ -111,6 +128,8 @@ impl Default for Config {
             activity_write_grace: 1,
             cookie_secure: true,
             cache_capacity: 100_000,
+            cache_max_age: 15,
+            not_restorable: Vec::new(),
             store_timeout: 2,
             max_data_bytes: 65_536,
             inject: true,
@@ -165,6 +184,7 @@ impl Config {
             ("expire_after", self.expire_after),
             ("backup_ttl", self.backup_ttl),
             ("store_timeout", self.store_timeout),
+            ("cache_max_age", self.cache_max_age),
         ] {
             if value == 0 {
                 return bad(key, "must be at least 1 second".into());
@@ -177,6 +197,7 @@ impl Config {
             ("backup_ttl", self.backup_ttl),
             ("activity_write_grace", self.activity_write_grace),
             ("store_timeout", self.store_timeout),
+            ("cache_max_age", self.cache_max_age),
         ] {
             if value > MAX_SECONDS {
                 return bad(key, format!("must be at most {MAX_SECONDS} seconds"));
@@ -229,6 +250,17 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether a relogin may bring `key` back (see `not_restorable`).
+    pub(crate) fn restorable(&self, key: &str) -> bool {
+        !self
+            .not_restorable
+            .iter()
+            .any(|rule| match rule.strip_suffix('*') {
+                Some(prefix) => key.starts_with(prefix),
+                None => key == rule,
+            })
     }
 
     /// Seconds of warning the browser gives before expiry.

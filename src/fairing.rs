@@ -7,7 +7,7 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Status;
 use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 
-use crate::audit::SessionEvents;
+use crate::audit::{Reports, SessionEnd, SessionEvents};
 use crate::background;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -19,7 +19,7 @@ use crate::request::{BrowserCookies, RequestSession, SessionState};
 use crate::routes;
 use crate::secret;
 use crate::shared::{LocaleHook, Shared, UserTimeouts};
-use crate::store::{SessionCache, SessionStore, SqlStore, StorePool, StoreStats};
+use crate::store::{Caller, SessionStore, Sessions, SqlStore, StorePool, StoreStats, Tuning};
 use crate::user_sessions::{self, SessionInfo};
 
 /// Seconds WCAG 2.2.1 gives a user to extend a time limit.
@@ -168,7 +168,7 @@ impl SessionSecurity {
     /// and misses, notifications sent. `None` without the fairing.
     pub fn stats(rocket: &Rocket<Orbit>) -> Option<StoreStats> {
         let shared = rocket.state::<Arc<Shared>>()?;
-        Some(shared.sessions.counters.snapshot())
+        Some(shared.sessions.stats())
     }
 
     /// How many sessions this instance holds in memory.
@@ -201,8 +201,8 @@ impl Fairing for SessionSecurity {
                 config.warning_lead()
             );
         }
-        let (store, pool) = match &self.store {
-            Some(store) => (store.clone(), None),
+        let (store, pool, instance) = match &self.store {
+            Some(store) => (store.clone(), None, None),
             None => {
                 let workers: usize = rocket
                     .figment()
@@ -210,8 +210,10 @@ impl Fairing for SessionSecurity {
                     .unwrap_or_else(|_| rocket::Config::default().workers);
                 match StorePool::from_figment(rocket.figment(), workers).await {
                     Ok(pool) => {
-                        let store: Arc<dyn SessionStore> = Arc::new(SqlStore::new(pool.clone()));
-                        (store, Some(pool))
+                        let sql = SqlStore::new(pool.clone());
+                        let instance = sql.instance_id();
+                        let store: Arc<dyn SessionStore> = Arc::new(sql);
+                        (store, Some(pool), Some(instance))
                     }
                     Err(e) => {
                         rocket::error!(
@@ -233,20 +235,21 @@ impl Fairing for SessionSecurity {
                 return Err(rocket);
             }
         };
-        let sessions = SessionCache::new(
-            store,
-            config.cache_capacity,
-            config.activity_write_grace,
-            config.store_timeout,
-        );
+        let tuning = Tuning {
+            capacity: config.cache_capacity,
+            grace: config.activity_write_grace,
+            timeout: config.store_timeout,
+            max_age: config.cache_max_age,
+        };
+        let reports = Reports::new(tag_key, self.events.clone());
+        let sessions = Sessions::new(store, self.clock.clone(), tuning, reports);
         let shared = Shared {
             config,
             clock: self.clock.clone(),
             sessions: Arc::new(sessions),
             pool,
-            tag_key,
+            instance,
             timeouts: self.timeouts.clone(),
-            events: self.events.clone(),
             locale: self.locale.clone(),
         };
         Ok(rocket
@@ -303,8 +306,7 @@ impl Fairing for SessionSecurity {
             return;
         };
         if !session.unreadable() && !session.store_failed() {
-            let persisted = persist(shared, request, session).await;
-            if let Err(e) = session.note(persisted) {
+            if let Err(e) = persist(shared, request, session).await {
                 rocket::warn!("session security: could not save the session: {e}");
             }
         }
@@ -358,8 +360,18 @@ async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<Se
     if record.is_revoked() {
         // Ended on purpose elsewhere: nothing to back up, and this
         // browser's tabs leave the page (the user cookie says signed out).
-        sessions.delete(&hash).await?;
+        // The tombstone's end was reported at the revocation.
+        let by = SessionEnd::Revoked { by: None };
+        sessions.end(Caller::Background, &hash, by).await?;
         return Ok(SessionState::revoked());
+    }
+    if record.user_id.is_none() && record.last_activity + record.expire_after <= now {
+        // An anonymous session ends like any other: nothing to report or
+        // back up, and the browser's cookie goes.
+        sessions
+            .end(Caller::Background, &hash, SessionEnd::Idle)
+            .await?;
+        return Ok(SessionState::unknown_cookie());
     }
     let state = SessionState::loaded(record);
     match state.expiry() {
@@ -442,10 +454,10 @@ async fn persist(
     let writes = session.lock().take_writes()?;
     let sessions = &shared.sessions;
     if let Some(record) = &writes.insert {
-        sessions.insert(record).await?;
+        sessions.insert(session.caller(), record).await?;
     }
     if let Some((hash, data)) = &writes.save {
-        sessions.save_data(hash, data).await?;
+        sessions.save_data(session.caller(), hash, data).await?;
     }
     let Some(hash) = writes.token_hash else {
         return Ok(());

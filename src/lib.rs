@@ -546,7 +546,9 @@ pub use relogin::{after_login, Relogin};
 pub use routes::catchers;
 pub use session::Session;
 pub use shared::{LocaleHook, UserTimeouts};
-pub use store::{BackupRecord, Purged, SessionRecord, SessionStore, SqlStore, StoreStats, REVOKED};
+pub use store::{
+    BackupRecord, Purged, Removed, SessionRecord, SessionStore, SqlStore, StoreStats, REVOKED,
+};
 pub use templates::{register_templates, Dialogs};
 pub use throttle::{LoginRefused, LoginThrottle, ThrottleConfig};
 pub use user_sessions::SessionInfo;

@@ -12,7 +12,7 @@ use crate::request::SessionState;
 use crate::secret;
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::store::BackupRecord;
+use crate::store::{BackupRecord, Caller};
 
 /// The `relogin` route parameter of a login handler: whether the login
 /// came through the relogin dialog. `1`, `true`, `yes` or `on` say it did;
@@ -159,8 +159,9 @@ pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outc
         request.lock().clear_backup_cookie();
         return Ok(Outcome::NoBackup);
     }
-    let taken = shared.sessions.take_backup(&secret::hash(id)).await;
-    let Some(backup) = request.note(taken)? else {
+    let id_hash = secret::hash(id);
+    let taken = shared.sessions.take_backup(request.caller(), &id_hash);
+    let Some(backup) = taken.await? else {
         request.lock().clear_backup_cookie();
         return Ok(Outcome::NoBackup);
     };
@@ -176,15 +177,36 @@ pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outc
     {
         let mut state = request.lock();
         if let Some(data) = state.data() {
-            for (key, value) in saved {
+            let restorable = saved
+                .into_iter()
+                .filter(|(key, _)| shared.config.restorable(key));
+            for (key, value) in restorable {
                 data.entry(key).or_insert(value);
             }
         }
         state.data_changed();
     }
-    // A fresh token for the restored session (ASVS 7.2.4).
+    // A fresh token for the restored session (ASVS 7.2.4); the rotation
+    // is reported as the old id's end and the new id's start.
     session.cycle_id().await?;
     Ok(Outcome::Restored)
+}
+
+/// The session's data without the keys a relogin must not bring back
+/// (`not_restorable`), as JSON.
+fn restorable_data(
+    config: &crate::config::Config,
+    state: &mut SessionState,
+) -> Result<String, Error> {
+    let Some(data) = state.data() else {
+        return Ok(String::from("{}"));
+    };
+    let kept: Map<String, Value> = data
+        .iter()
+        .filter(|(key, _)| config.restorable(key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Ok(serde_json::to_string(&kept)?)
 }
 
 /// Logs an expired session out, backing its data up for a relogin.
@@ -209,29 +231,29 @@ pub(crate) async fn expire(
             let backup = BackupRecord {
                 id_hash: secret::hash(&id),
                 user_id: user_id.clone(),
-                data: state.data_json()?,
+                data: restorable_data(config, &mut state)?,
                 expires_at: ended + config.backup_ttl as i64,
             };
-            sessions.insert_backup(&backup).await?;
+            sessions.insert_backup(Caller::Background, &backup).await?;
             Some((id, backup.id_hash))
         }
         _ => None,
     };
-    if !sessions.delete(&record.token_hash).await? {
+    let absolute = expiry.absolute_end(config.absolute_after);
+    let why = match absolute == Some(expiry.ended_at(config.absolute_after)) {
+        true => SessionEnd::Absolute,
+        false => SessionEnd::Idle,
+    };
+    if !sessions
+        .end(Caller::Background, &record.token_hash, why)
+        .await?
+    {
         // A concurrent request ended this session first and answers for it;
         // leave the cookies to that request, and its backup is the one.
         if let Some((_, id_hash)) = backup {
-            sessions.take_backup(&id_hash).await?;
+            sessions.take_backup(Caller::Background, &id_hash).await?;
         }
         return Ok(SessionState::expired(false));
-    }
-    if let Some(user_id) = &record.user_id {
-        let absolute = expiry.absolute_end(config.absolute_after);
-        let why = match absolute == Some(expiry.ended_at(config.absolute_after)) {
-            true => SessionEnd::Absolute,
-            false => SessionEnd::Idle,
-        };
-        shared.ended(user_id, &record.token_hash, now, why);
     }
     let mut expired = SessionState::expired(true);
     if let Some((id, _)) = backup {

@@ -16,7 +16,7 @@ use crate::cookie::CookieChange;
 use crate::error::Error;
 use crate::secret;
 use crate::shared::Shared;
-use crate::store::SessionRecord;
+use crate::store::{Caller, SessionRecord};
 
 /// The session row this request works on, with its data parsed on demand.
 struct Live {
@@ -451,14 +451,9 @@ impl RequestSession {
         self.store_failed.load(Ordering::Relaxed)
     }
 
-    /// Passes `result` on, remembering a store failure so the response
-    /// becomes a `503` that sets no cookie.
-    pub fn note<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
-        if let Err(e) = &result {
-            if e.is_store_failure() {
-                self.store_failed.store(true, Ordering::Relaxed);
-            }
-        }
-        result
+    /// This request as the caller of a change: a store failure in any
+    /// change it asks for makes its response a `503` that sets no cookie.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller::Request(&self.store_failed)
     }
 }

@@ -143,12 +143,31 @@ impl<'r> Session<'r> {
             };
             (old, record)
         };
-        let hash = record.token_hash.clone();
-        self.replace(old, record, token).await?;
-        self.shared
-            .started(user_id, &hash, now, SessionStart::Login);
-        metrics::counter!("session_security_logins_total").increment(1);
+        let how = self.login_kind(user_id).await?;
+        let caller = self.request.caller();
+        let sessions = &self.shared.sessions;
+        sessions.start(caller, &record, how, old.as_deref()).await?;
+        self.request.lock().begin(record, token);
         Ok(())
+    }
+
+    /// A login in a browser that holds the backup of an expired session is
+    /// a relogin, by the same user or another.
+    async fn login_kind(&self, user_id: &str) -> Result<SessionStart, Error> {
+        let Some(id) = (self.request.backup_id.as_deref()).filter(|id| secret::well_formed(id))
+        else {
+            return Ok(SessionStart::Login);
+        };
+        let sessions = &self.shared.sessions;
+        let owner = sessions
+            .backup_owner(self.request.caller(), &secret::hash(id))
+            .await?;
+        Ok(match owner {
+            Some(owner) => SessionStart::Relogin {
+                same_user: owner == user_id,
+            },
+            None => SessionStart::Login,
+        })
     }
 
     /// Logs out: the session is deleted from the store and its cookie
@@ -161,17 +180,12 @@ impl<'r> Session<'r> {
             .stored_record()
             .map(|r| r.token_hash.clone());
         let sessions = &self.shared.sessions;
-        let user = self.user_id();
+        let caller = self.request.caller();
         if let Some(old) = old {
-            let ended = self.request.note(sessions.delete(&old).await)?;
-            if let (true, Some(user)) = (ended, user) {
-                let now = self.request.now;
-                self.shared.ended(&user, &old, now, SessionEnd::Logout);
-            }
+            sessions.end(caller, &old, SessionEnd::Logout).await?;
         }
         if let Some(backup) = &self.request.backup_id {
-            let gone = sessions.take_backup(&secret::hash(backup)).await;
-            self.request.note(gone)?;
+            sessions.take_backup(caller, &secret::hash(backup)).await?;
         }
         let mut state = self.request.lock();
         state.end();
@@ -184,12 +198,13 @@ impl<'r> Session<'r> {
     /// Moves the session to a new token, keeping everything else; use it
     /// when privileges change without a new login.
     ///
-    /// A session that another request logged out meanwhile stays logged
-    /// out: this fails with [`Error::SessionEnded`] and the cookie is
-    /// cleared, rather than bringing the session back.
+    /// A session that ended or was revoked meanwhile (another request, an
+    /// administrator, another instance) stays ended: this fails with
+    /// [`Error::SessionEnded`] and the cookie is cleared, rather than
+    /// bringing the session back.
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let token = secret::random_secret();
-        let (old, mut record) = {
+        let (old, record) = {
             let mut state = self.request.lock();
             let Some(old) = state.record().cloned() else {
                 return Ok(());
@@ -202,45 +217,24 @@ impl<'r> Session<'r> {
             };
             (old_hash, record)
         };
+        let sessions = &self.shared.sessions;
+        let caller = self.request.caller();
         let Some(old) = old else {
             // Not stored yet (created in this request): nothing can race.
-            return self.replace(None, record, token).await;
+            sessions.insert(caller, &record).await?;
+            self.request.lock().begin(record, token);
+            return Ok(());
         };
-        let sessions = &self.shared.sessions;
-        // The store is the truth: the row may have ended, or seen newer
-        // activity (another instance), since this request read it.
-        let Some(stored) = self.request.note(sessions.reload(&old).await)? else {
-            self.request.lock().lost();
-            return Err(Error::SessionEnded);
-        };
-        record.last_activity = record.last_activity.max(stored.last_activity);
-        self.request.note(sessions.insert(&record).await)?;
-        if !self.request.note(sessions.delete(&old).await)? {
-            // Logged out between the read and the delete: do not undo it.
-            self.request
-                .note(sessions.delete(&record.token_hash).await)?;
-            self.request.lock().lost();
-            return Err(Error::SessionEnded);
+        match sessions.rotate(caller, &old, record).await? {
+            Some(record) => {
+                self.request.lock().begin(record, token);
+                Ok(())
+            }
+            None => {
+                self.request.lock().lost();
+                Err(Error::SessionEnded)
+            }
         }
-        self.request.lock().begin(record, token);
-        Ok(())
-    }
-
-    /// Stores `record` under its new token, then ends the old one: a store
-    /// failure in between leaves the browser's session as it was.
-    async fn replace(
-        &self,
-        old: Option<String>,
-        record: SessionRecord,
-        token: String,
-    ) -> Result<(), Error> {
-        let sessions = &self.shared.sessions;
-        self.request.note(sessions.insert(&record).await)?;
-        if let Some(old) = old {
-            self.request.note(sessions.delete(&old).await)?;
-        }
-        self.request.lock().begin(record, token);
-        Ok(())
     }
 
     /// Creates an anonymous session row (saved when the response leaves).

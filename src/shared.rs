@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use rocket::{Orbit, Request, Rocket};
 
-use crate::audit::{SessionEnd, SessionEvent, SessionEvents, SessionStart};
 use crate::clock::Clock;
 use crate::config::{Config, MAX_SECONDS};
-use crate::store::{SessionCache, StorePool};
+use crate::store::{Sessions, StorePool};
 
 /// Decides a user's idle limit at login, e.g. a shorter one for managers,
 /// as the original's `get_expire_seconds` override did.
@@ -43,16 +42,15 @@ pub type LocaleHook = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
 pub(crate) struct Shared {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
-    /// The read path: memory in front of the store.
-    pub sessions: Arc<SessionCache>,
+    /// The one write path, and the read path: memory in front of the store.
+    pub sessions: Arc<Sessions>,
     /// The built-in store's pool, closed at shutdown after the last flush;
     /// `None` with an application's own store.
     pub pool: Option<StorePool>,
-    /// The key of user tags, shared by every instance on the store.
-    pub tag_key: String,
+    /// The id the built-in store puts into this instance's notifications.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // the listener's
+    pub instance: Option<String>,
     pub timeouts: Option<Arc<dyn UserTimeouts>>,
-    /// The application's ear for session starts and ends.
-    pub events: Option<Arc<dyn SessionEvents>>,
     pub locale: Option<LocaleHook>,
 }
 
@@ -60,12 +58,12 @@ impl Shared {
     /// The public id of the session `token_hash`: what the user's list of
     /// sessions and the audit events name it by, never the hash itself.
     pub fn public_id(&self, token_hash: &str) -> String {
-        crate::secret::user_tag(&self.tag_key, &format!("session {token_hash}"))
+        self.sessions.reports().public_id(token_hash)
     }
 
     /// The tag pages, tab messages and the user cookie know `user_id` by.
     pub fn user_tag(&self, user_id: &str) -> String {
-        crate::secret::user_tag(&self.tag_key, user_id)
+        crate::secret::user_tag(self.sessions.reports().tag_key(), user_id)
     }
 
     /// The idle limit for a user logging in now.
@@ -91,53 +89,5 @@ impl Shared {
             .and_then(crate::i18n::match_tag)
             .unwrap_or_else(|| crate::i18n::negotiate(request.headers().get_one("Accept-Language")))
             .to_owned()
-    }
-}
-
-impl Shared {
-    fn event(&self, user_id: &str, token_hash: &str, at: i64) -> SessionEvent {
-        SessionEvent {
-            user_id: user_id.to_owned(),
-            session: self.public_id(token_hash),
-            at,
-        }
-    }
-
-    /// Reports that the session `token_hash` of `user_id` began.
-    pub(crate) fn started(&self, user_id: &str, token_hash: &str, at: i64, how: SessionStart) {
-        let event = self.event(user_id, token_hash, at);
-        log::info!(
-            target: "session_security::audit",
-            "session_start reason={} user={:?} session={}",
-            how.reason(),
-            event.user_id,
-            event.session
-        );
-        metrics::counter!("session_security_session_starts_total", "reason" => how.reason())
-            .increment(1);
-        if let Some(hook) = &self.events {
-            hook.started(&event, how);
-        }
-    }
-
-    /// Reports that the session `token_hash` of `user_id` ended.
-    pub(crate) fn ended(&self, user_id: &str, token_hash: &str, at: i64, why: SessionEnd) {
-        let event = self.event(user_id, token_hash, at);
-        let by = match &why {
-            SessionEnd::Revoked { by: Some(by) } => format!(" by={by:?}"),
-            _ => String::new(),
-        };
-        log::info!(
-            target: "session_security::audit",
-            "session_end reason={} user={:?} session={}{by}",
-            why.reason(),
-            event.user_id,
-            event.session
-        );
-        metrics::counter!("session_security_session_ends_total", "reason" => why.reason())
-            .increment(1);
-        if let Some(hook) = &self.events {
-            hook.ended(&event, &why);
-        }
     }
 }

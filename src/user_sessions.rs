@@ -7,11 +7,10 @@
 use serde::Serialize;
 
 use crate::activity::Expiry;
-use crate::audit::SessionEnd;
 use crate::error::Error;
 use crate::session::Session;
 use crate::shared::Shared;
-use crate::store::SessionRecord;
+use crate::store::{Caller, SessionRecord};
 
 /// One of a user's live sessions, as their list of sessions shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,9 +31,14 @@ pub struct SessionInfo {
 }
 
 /// The live sessions of `user_id`, oldest login first.
-async fn live(shared: &Shared, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, Error> {
+async fn live(
+    shared: &Shared,
+    caller: Caller<'_>,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<SessionRecord>, Error> {
     let absolute_after = shared.config.absolute_after;
-    let rows = shared.sessions.user_sessions(user_id).await?;
+    let rows = shared.sessions.user_sessions(caller, user_id).await?;
     Ok(rows
         .into_iter()
         .filter(|r| !expiry(r).is_expired(now, absolute_after))
@@ -49,25 +53,6 @@ fn expiry(record: &SessionRecord) -> Expiry {
     }
 }
 
-/// Ends `records` of `user_id`; returns how many this call ended.
-async fn revoke(
-    shared: &Shared,
-    user_id: &str,
-    records: impl IntoIterator<Item = SessionRecord>,
-    by: Option<&str>,
-    now: i64,
-) -> Result<usize, Error> {
-    let mut ended = 0;
-    for record in records {
-        if shared.sessions.revoke(&record.token_hash).await? {
-            let by = by.map(str::to_owned);
-            shared.ended(user_id, &record.token_hash, now, SessionEnd::Revoked { by });
-            ended += 1;
-        }
-    }
-    Ok(ended)
-}
-
 impl Session<'_> {
     /// The signed-in user's live sessions, oldest login first (empty for
     /// a visitor). The current one says so; its last activity is now.
@@ -77,7 +62,7 @@ impl Session<'_> {
         };
         let shared = self.shared();
         let now = self.request().now;
-        let rows = self.request().note(live(shared, &user_id, now).await)?;
+        let rows = live(shared, self.request().caller(), &user_id, now).await?;
         let current = current.as_deref();
         Ok(rows
             .into_iter()
@@ -94,7 +79,8 @@ impl Session<'_> {
         };
         let shared = self.shared();
         let now = self.request().now;
-        let rows = self.request().note(live(shared, &user_id, now).await)?;
+        let caller = self.request().caller();
+        let rows = live(shared, caller, &user_id, now).await?;
         let Some(record) = rows
             .into_iter()
             .find(|r| crate::secret::same_secret(&shared.public_id(&r.token_hash), id))
@@ -105,8 +91,11 @@ impl Session<'_> {
             self.logout().await?;
             return Ok(true);
         }
-        let ended = revoke(shared, &user_id, [record], Some(&user_id), now).await;
-        Ok(self.request().note(ended)? == 1)
+        let by = Some(user_id.as_str());
+        let sessions = &shared.sessions;
+        sessions
+            .revoke(caller, &user_id, &record.token_hash, by)
+            .await
     }
 
     /// Ends every session of the signed-in user but this one; returns how
@@ -115,14 +104,13 @@ impl Session<'_> {
         let (Some(user_id), current) = self.user_and_hash() else {
             return Ok(0);
         };
-        let shared = self.shared();
-        let now = self.request().now;
-        let rows = self.request().note(live(shared, &user_id, now).await)?;
-        let others = rows
-            .into_iter()
-            .filter(|r| current.as_deref() != Some(r.token_hash.as_str()));
-        let ended = revoke(shared, &user_id, others, Some(&user_id), now).await;
-        self.request().note(ended)
+        // One atomic step in the store: a session rotated meanwhile is
+        // revoked under its new token.
+        let sessions = &self.shared().sessions;
+        let (caller, by) = (self.request().caller(), Some(user_id.as_str()));
+        sessions
+            .revoke_user(caller, &user_id, current.as_deref(), by)
+            .await
     }
 
     fn user_and_hash(&self) -> (Option<String>, Option<String>) {
@@ -138,15 +126,16 @@ pub(crate) async fn revoke_user(
     user_id: &str,
     by: Option<&str>,
 ) -> Result<usize, Error> {
-    let now = shared.clock.now();
-    let rows = shared.sessions.user_sessions(user_id).await?;
-    revoke(shared, user_id, rows, by, now).await
+    let sessions = &shared.sessions;
+    sessions
+        .revoke_user(Caller::Background, user_id, None, by)
+        .await
 }
 
 /// The live sessions of `user_id`, none of them `current`.
 pub(crate) async fn sessions_of(shared: &Shared, user_id: &str) -> Result<Vec<SessionInfo>, Error> {
     let now = shared.clock.now();
-    let rows = live(shared, user_id, now).await?;
+    let rows = live(shared, Caller::Background, user_id, now).await?;
     Ok(rows
         .into_iter()
         .map(|r| info(shared, r, None, now))

@@ -26,6 +26,12 @@ async fn two_instances() -> Option<(TestApp, TestApp, String)> {
     };
     let a = make().await;
     let b = make().await;
+    for app in [&a, &b] {
+        eventually(SECOND * 5, "the instance listens", || async {
+            app.stats().coherent
+        })
+        .await;
+    }
     Some((a, b, url))
 }
 

@@ -22,7 +22,8 @@ async fn a_request_that_changes_nothing_does_no_store_io() {
     app.login("alice").await;
     let before = app.stats();
     for n in 0..50 {
-        app.advance(n % 2);
+        // 14 s in all: within `cache_max_age` (15 s) of the login's write.
+        app.advance(i64::from(n < 28) * (n % 2));
         assert_eq!(app.whoami().await.as_deref(), Some("alice"));
         let (status, _) = app.ping(Some("0")).await;
         assert_eq!(status, Status::Ok);
@@ -35,6 +36,44 @@ async fn a_request_that_changes_nothing_does_no_store_io() {
     );
     assert!(after.cache_hits >= before.cache_hits + 100);
     assert_eq!(app.server_idle().await, Some(0), "memory saw the activity");
+}
+
+#[rocket::async_test]
+async fn a_cached_session_is_read_again_once_it_is_older_than_cache_max_age() {
+    let figment = figment()
+        .merge(("session_security.warn_after", 50))
+        .merge(("session_security.expire_after", 100));
+    let app = TestApp::with(figment).await;
+    app.login("alice").await;
+    app.advance(14);
+    let before = app.stats();
+    assert_eq!(app.whoami().await.as_deref(), Some("alice"));
+    assert_eq!(app.stats().reads, before.reads, "14 s old: trusted");
+    app.advance(1);
+    assert_eq!(app.whoami().await.as_deref(), Some("alice"));
+    let after = app.stats();
+    assert_eq!(after.reads, before.reads + 1, "15 s old: read again");
+    assert_eq!(after.untrusted_reads, before.untrusted_reads + 1);
+    assert_eq!(app.whoami().await.as_deref(), Some("alice"));
+    assert_eq!(app.stats().reads, after.reads, "fresh again after the read");
+}
+
+#[rocket::async_test]
+async fn an_ended_session_is_refused_within_cache_max_age_even_when_no_eviction_arrives() {
+    // The row is deleted behind the instance's back, as a lost
+    // notification from another instance would leave it.
+    let figment = figment().merge(("session_security.cache_max_age", 5));
+    let url = store_url(&figment);
+    let app = TestApp::with(figment).await;
+    app.login("alice").await;
+    assert!(app.whoami().await.is_some(), "cached");
+    let store = SqlStore::connect(&url).await.expect("store");
+    let hash = app.token_hash();
+    assert!(store.delete(&hash).await.expect("delete").is_some());
+    app.advance(4);
+    assert!(app.whoami().await.is_some(), "still trusted for 5 s");
+    app.advance(1);
+    assert_eq!(app.whoami().await, None, "read again: gone");
 }
 
 #[rocket::async_test]

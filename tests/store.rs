@@ -11,7 +11,9 @@ use std::sync::Arc;
 #[cfg(feature = "postgres")]
 use common::{fresh_postgres_database, LibraryApp, TestApp};
 
-use rocket_session_security::{BackupRecord, Purged, SessionRecord, SessionStore, SqlStore};
+use rocket_session_security::{
+    BackupRecord, Purged, Removed, SessionRecord, SessionStore, SqlStore,
+};
 
 async fn sqlite_store() -> Option<SqlStore> {
     let url = format!("{}?mode=rwc", common::temp_sqlite_url());
@@ -158,11 +160,115 @@ macro_rules! store_suite {
             async fn delete_removes_the_session() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a", 1000)).await.unwrap();
-                assert!(store.delete("a").await.unwrap(), "this call removed it");
+                let removed = store.delete("a").await.unwrap();
+                let alice = Removed {
+                    user_id: Some("alice".into()),
+                    revoked: false,
+                };
+                assert_eq!(removed, Some(alice), "this call removed it");
                 assert_eq!(store.load("a").await.unwrap(), None);
-                assert!(
-                    !store.delete("a").await.unwrap(),
+                assert_eq!(
+                    store.delete("a").await.unwrap(),
+                    None,
                     "a second call finds nothing"
+                );
+                store.insert(&session("t", 1000)).await.unwrap();
+                store.revoke("t").await.unwrap();
+                let tombstone = store.delete("t").await.unwrap().expect("removed");
+                assert!(tombstone.revoked, "a tombstone says so: its end was told");
+            }
+
+            #[rocket::async_test]
+            async fn rotation_moves_a_live_session_and_keeps_the_later_activity() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("old", 1000)).await.unwrap();
+                store.touch("old", 1050).await.unwrap();
+                let rotated = store.rotate("old", &session("new", 1020)).await.unwrap();
+                assert_eq!(rotated, Some(1050));
+                assert_eq!(store.load("old").await.unwrap(), None);
+                let new = store.load("new").await.unwrap().expect("moved");
+                assert_eq!(new.last_activity, 1050, "never backwards");
+                assert_eq!(
+                    store.rotate("old", &session("again", 1060)).await.unwrap(),
+                    None,
+                    "a gone session is not rotated"
+                );
+                assert_eq!(store.load("again").await.unwrap(), None);
+            }
+
+            #[rocket::async_test]
+            async fn a_revoked_session_is_not_revived_by_a_rotation() {
+                let Some(store) = store().await else { return };
+                store.insert(&session("old", 1000)).await.unwrap();
+                store.revoke("old").await.unwrap();
+                let rotated = store.rotate("old", &session("new", 1010)).await.unwrap();
+                assert_eq!(rotated, None);
+                assert_eq!(store.load("new").await.unwrap(), None, "no live copy");
+                assert!(store.load("old").await.unwrap().unwrap().is_revoked());
+            }
+
+            #[rocket::async_test]
+            async fn revoking_a_user_ends_all_their_sessions_but_one_and_nobody_elses() {
+                let Some(store) = store().await else { return };
+                for hash in ["a1", "a2", "a3"] {
+                    store.insert(&session(hash, 1000)).await.unwrap();
+                }
+                let bob = SessionRecord {
+                    user_id: Some("bob".into()),
+                    ..session("b1", 1000)
+                };
+                store.insert(&bob).await.unwrap();
+                store.revoke("a3").await.unwrap();
+                let mut revoked = store.revoke_user("alice", Some("a1")).await.unwrap();
+                revoked.sort();
+                assert_eq!(revoked, ["a2"], "a1 spared, a3 revoked already");
+                assert!(!store.load("a1").await.unwrap().unwrap().is_revoked());
+                assert!(!store.load("b1").await.unwrap().unwrap().is_revoked());
+                assert_eq!(store.revoke_user("alice", None).await.unwrap(), ["a1"]);
+            }
+
+            #[rocket::async_test]
+            async fn revocation_of_a_user_and_rotation_never_leave_a_live_session() {
+                let Some(store) = store().await else { return };
+                let store = Arc::new(store);
+                for round in 0..20 {
+                    let old = format!("old{round}");
+                    let new = format!("new{round}");
+                    store.insert(&session(&old, 1000)).await.unwrap();
+                    let rotate = {
+                        let (store, old, new) = (store.clone(), old.clone(), new.clone());
+                        rocket::tokio::spawn(async move {
+                            store.rotate(&old, &session(&new, 1001)).await
+                        })
+                    };
+                    let revoke = {
+                        let store = store.clone();
+                        rocket::tokio::spawn(async move { store.revoke_user("alice", None).await })
+                    };
+                    rotate.await.unwrap().unwrap();
+                    revoke.await.unwrap().unwrap();
+                    for hash in [&old, &new] {
+                        let row = store.load(hash).await.unwrap();
+                        assert!(
+                            row.is_none_or(|row| row.is_revoked()),
+                            "round {round}: {hash} is live after the user was revoked"
+                        );
+                    }
+                }
+            }
+
+            #[rocket::async_test]
+            async fn a_backup_names_its_owner_and_stays() {
+                let Some(store) = store().await else { return };
+                store.insert_backup(&backup("b", 5000)).await.unwrap();
+                assert_eq!(
+                    store.backup_owner("b").await.unwrap().as_deref(),
+                    Some("alice")
+                );
+                assert_eq!(store.backup_owner("none").await.unwrap(), None);
+                assert!(
+                    store.take_backup("b").await.unwrap().is_some(),
+                    "still there"
                 );
             }
 

@@ -250,6 +250,9 @@ async fn every_start_and_end_is_reported_with_its_reason() {
         Status::Ok,
         "a relogin"
     );
+    app.get("/logout").await;
+    // The relogin is one start; the restore's new token ends the id the
+    // login gave and starts another, which the logout ends.
     assert_eq!(
         w.heard.reasons(),
         [
@@ -257,11 +260,17 @@ async fn every_start_and_end_is_reported_with_its_reason() {
             "logout",
             "login",
             "idle",
-            "login",
-            "relogin_same_user"
+            "relogin_same_user",
+            "rotated",
+            "rotated",
+            "logout"
         ]
     );
     let heard = w.heard.0.lock().unwrap().clone();
+    for (_, session, _) in &heard {
+        let told = heard.iter().filter(|(_, s, _)| s == session).count();
+        assert_eq!(told, 2, "one start and one end for {session}: {heard:?}");
+    }
     assert!(heard.iter().all(|(user, _, _)| user == "alice"));
     let (_, first, _) = &heard[0];
     assert_eq!(heard[1].1, *first, "login and logout name one session");

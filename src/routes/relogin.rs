@@ -5,7 +5,6 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::{get, Responder};
 use serde_json::json;
 
-use crate::audit::SessionStart;
 use crate::guard::Authenticated;
 use crate::relogin::{restore, Outcome};
 use crate::session::Session;
@@ -34,17 +33,8 @@ pub(crate) async fn after_relogin(
     let outcome = restore(&session, &user.user_id)
         .await
         .map_err(unavailable)?;
+    // The login reported the session's start, a relogin or not.
     let same_user = outcome.same_user();
-    let shared = session.shared();
-    let hash = session
-        .request()
-        .lock()
-        .stored_record()
-        .map(|r| r.token_hash.clone());
-    if let (Some(same_user), Some(hash)) = (same_user, hash) {
-        let how = SessionStart::Relogin { same_user };
-        shared.started(&user.user_id, &hash, session.request().now, how);
-    }
     let message = json!({
         "type": "session_security:relogin",
         "sameUser": same_user,

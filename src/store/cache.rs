@@ -1,125 +1,93 @@
-//! Live sessions served from memory, in front of the store.
+//! Live sessions held in memory, and the rules for trusting them.
 //!
-//! The store is the truth, memory is the speed:
-//! - a request whose session is cached does no store I/O unless it changes
-//!   something;
-//! - last-activity stamps are kept in memory and flushed in batches, at most
-//!   one write per session per `activity_write_grace`, never backwards, and
-//!   once more at shutdown;
-//! - data changes, logins, logouts and token rotations are written through;
-//! - the cache may say "alive", only the store may say "dead": the fairing
-//!   re-reads a session from the store (see [`SessionCache::reload`]) before
-//!   it ends it, since another instance may have seen activity.
-//!
-//! Every store call is bounded by `store_timeout`, so a store that does not
-//! answer is [`Error::Unavailable`], never a logout.
+//! An entry is trusted for at most `cache_max_age` seconds since it was
+//! last read from the store, and only while the instance is sure to hear
+//! the other instances' evictions (see [`Coherence`]); otherwise the store
+//! is read again. A read that raced an eviction never puts the old row
+//! back: every eviction moves a generation under the entry's stripe lock,
+//! and a read caches its row only if the generation it started with still
+//! holds.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
+use super::SessionRecord;
 
-#[cfg(feature = "postgres")]
-use super::notify::Peers;
-use super::{BackupRecord, Purged, SessionRecord, SessionStore};
-use crate::error::Error;
+/// Stripes of eviction generations: a read is spoiled only by an eviction
+/// of a key on its own stripe (or by a clear).
+const STRIPES: usize = 64;
 
 /// A cached session: the row as last read or written, with its activity
 /// stamp kept apart so requests move it without a lock.
-struct Cached {
+pub(super) struct Cached {
     record: SessionRecord,
-    last_activity: AtomicI64,
+    pub last_activity: AtomicI64,
+    /// Clock seconds when the row was last read from (or written to) the
+    /// store.
+    read_at: i64,
 }
 
 impl Cached {
-    fn new(record: SessionRecord) -> Arc<Self> {
-        let last_activity = AtomicI64::new(record.last_activity);
-        Arc::new(Cached {
-            record,
-            last_activity,
-        })
-    }
-
-    fn current(&self) -> SessionRecord {
+    pub fn current(&self) -> SessionRecord {
         SessionRecord {
             last_activity: self.last_activity.load(Ordering::Relaxed),
             ..self.record.clone()
         }
     }
-}
 
-/// Counts of what the read path did, for benchmarks and monitoring.
-#[derive(Debug, Default)]
-pub(crate) struct StoreCounters {
-    reads: AtomicU64,
-    writes: AtomicU64,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    notifications: AtomicU64,
-}
-
-/// A snapshot of the read path's counters since launch.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct StoreStats {
-    /// Store round trips that read (session loads, backup takes).
-    pub reads: u64,
-    /// Store round trips that wrote (inserts, data saves, activity flushes,
-    /// deletes, backups).
-    pub writes: u64,
-    /// Requests whose session was found in memory.
-    pub cache_hits: u64,
-    /// Requests whose session had to be read from the store.
-    pub cache_misses: u64,
-    /// PostgreSQL notifications sent to other instances (each lists many
-    /// sessions).
-    pub notifications: u64,
-}
-
-impl StoreCounters {
-    fn count(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// Whether this copy may still be served without asking the store.
+    pub fn fresh(&self, now: i64, max_age: u64) -> bool {
+        now - self.read_at < max_age as i64
     }
+}
 
-    #[cfg(feature = "postgres")]
-    pub(super) fn count_notification(&self) {
-        Self::count(&self.notifications);
-    }
+/// Whether this instance hears the other instances' evictions. Without a
+/// listener (SQLite: one process) there is nobody to hear, so it holds.
+#[derive(Debug)]
+pub(crate) struct Coherence {
+    healthy: AtomicBool,
+}
 
-    pub fn snapshot(&self) -> StoreStats {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        StoreStats {
-            reads: get(&self.reads),
-            writes: get(&self.writes),
-            cache_hits: get(&self.hits),
-            cache_misses: get(&self.misses),
-            notifications: get(&self.notifications),
+impl Coherence {
+    fn new() -> Self {
+        Coherence {
+            healthy: AtomicBool::new(true),
         }
     }
+
+    /// Whether cached entries may be trusted.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    /// Evictions may be missed from now on; returns whether that is news.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // the listener's
+    pub fn lost(&self) -> bool {
+        metrics::gauge!("session_security_listener_healthy").set(0.0);
+        self.healthy.swap(false, Ordering::AcqRel)
+    }
+
+    /// Evictions are heard again; returns whether that is news.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // the listener's
+    pub fn confirmed(&self) -> bool {
+        metrics::gauge!("session_security_listener_healthy").set(1.0);
+        !self.healthy.swap(true, Ordering::AcqRel)
+    }
 }
 
-/// The read path: memory in front of a [`SessionStore`].
-pub(crate) struct SessionCache {
-    store: Arc<dyn SessionStore>,
-    /// Keyed by the first 64 bits of the token hash (what notifications
-    /// name); an entry counts only if its full hash matches.
+/// A snapshot of an entry's stripe generation, taken before a store read.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Generation {
+    stripe: usize,
+    value: u64,
+}
+
+/// The memory: bounded, keyed by the first 64 bits of the token hash (what
+/// notifications name); an entry counts only if its full hash matches.
+pub(super) struct Memory {
     entries: Option<quick_cache::sync::Cache<u64, Arc<Cached>>>,
-    /// Activity stamps not yet in the store, by token hash.
-    pending: Mutex<HashMap<String, i64>>,
-    /// `activity_write_grace`; 0 writes every stamp at once.
-    grace: u64,
-    timeout: Duration,
-    /// Moves on every eviction: a read that raced one is not cached.
-    epoch: AtomicU64,
-    #[cfg(feature = "postgres")]
-    peers: Mutex<Option<Arc<Peers>>>,
-    pub counters: Arc<StoreCounters>,
-    /// Sessions that changed or ended, here or on another instance, for
-    /// the event streams of open tabs: a key, or `None` for "any of them"
-    /// (notifications may have been missed).
-    changes: rocket::tokio::sync::broadcast::Sender<Option<u64>>,
+    generations: Box<[Mutex<u64>]>,
+    pub coherence: Coherence,
 }
 
 /// quick_cache takes its capacity as an estimate spread over shards, and
@@ -137,302 +105,159 @@ pub(crate) fn key(token_hash: &str) -> u64 {
         .unwrap_or_default()
 }
 
-impl SessionCache {
-    pub fn new(store: Arc<dyn SessionStore>, capacity: u64, grace: u64, timeout: u64) -> Self {
-        SessionCache {
-            store,
+impl Memory {
+    pub fn new(capacity: u64) -> Self {
+        Memory {
             entries: (capacity > 0).then(|| quick_cache::sync::Cache::new(with_headroom(capacity))),
-            pending: Mutex::default(),
-            grace,
-            timeout: Duration::from_secs(timeout),
-            epoch: AtomicU64::new(0),
-            #[cfg(feature = "postgres")]
-            peers: Mutex::default(),
-            counters: Arc::default(),
-            changes: rocket::tokio::sync::broadcast::channel(1024).0,
+            generations: (0..STRIPES).map(|_| Mutex::new(0)).collect(),
+            coherence: Coherence::new(),
         }
     }
 
-    /// From now on, evictions are announced to the other instances.
-    #[cfg(feature = "postgres")]
-    pub(super) fn announce_to(&self, peers: Arc<Peers>) {
-        *lock(&self.peers) = Some(peers);
+    fn stripe(&self, key: u64) -> MutexGuard<'_, u64> {
+        lock(&self.generations[key as usize % STRIPES])
     }
 
-    /// Bounds a store call by `store_timeout` and counts it.
-    async fn call<T>(
-        &self,
-        counter: &AtomicU64,
-        call: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        StoreCounters::count(counter);
-        let result = match rocket::tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Unavailable),
-        };
-        if result.is_err() {
-            metrics::counter!("session_security_store_errors_total").increment(1);
-        }
-        result
-    }
-
-    fn cached(&self, token_hash: &str) -> Option<Arc<Cached>> {
+    /// The entry of `token_hash`, trusted or not.
+    pub fn get(&self, token_hash: &str) -> Option<Arc<Cached>> {
         let entry = self.entries.as_ref()?.get(&key(token_hash))?;
         (entry.record.token_hash == token_hash).then_some(entry)
     }
 
-    fn put(&self, record: SessionRecord) {
-        if let Some(entries) = &self.entries {
-            entries.insert(key(&record.token_hash), Cached::new(record));
+    /// Taken before a store read, checked by [`put_if`](Self::put_if).
+    pub fn generation(&self, token_hash: &str) -> Generation {
+        let stripe = key(token_hash) as usize % STRIPES;
+        Generation {
+            stripe,
+            value: *lock(&self.generations[stripe]),
         }
     }
 
-    fn pending_stamp(&self, token_hash: &str) -> Option<i64> {
-        lock(&self.pending).get(token_hash).copied()
+    /// Caches `record` as read at `read_at`, unless an eviction of its
+    /// stripe happened since `seen` was taken.
+    pub fn put_if(&self, seen: Generation, record: SessionRecord, read_at: i64) {
+        let Some(entries) = &self.entries else { return };
+        let generation = lock(&self.generations[seen.stripe]);
+        if *generation == seen.value {
+            entries.insert(key(&record.token_hash), cached(record, read_at));
+        }
+        drop(generation);
     }
 
-    /// The session with this token hash: from memory if cached, else read
-    /// from the store (and cached).
-    pub async fn load(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {
-        if let Some(entry) = self.cached(token_hash) {
-            StoreCounters::count(&self.counters.hits);
-            metrics::counter!("session_security_cache_hits_total").increment(1);
-            return Ok(Some(entry.current()));
-        }
-        StoreCounters::count(&self.counters.misses);
-        metrics::counter!("session_security_cache_misses_total").increment(1);
-        self.read_through(token_hash).await
+    /// Caches a row this instance just wrote (nothing can have raced it).
+    pub fn put_written(&self, record: SessionRecord, now: i64) {
+        let Some(entries) = &self.entries else { return };
+        let _generation = self.stripe(key(&record.token_hash));
+        entries.insert(key(&record.token_hash), cached(record, now));
     }
 
-    /// The session as the store has it now, bypassing memory; the one way
-    /// to learn that a session ended. Activity seen here but not yet
-    /// flushed is kept.
-    pub async fn reload(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {
-        let seen_here = self
-            .cached(token_hash)
-            .map(|entry| entry.last_activity.load(Ordering::Relaxed));
-        let mut record = self.read_through(token_hash).await?;
-        if let (Some(record), Some(seen)) = (record.as_mut(), seen_here) {
-            record.last_activity = record.last_activity.max(seen);
-            self.put(record.clone());
-        }
-        Ok(record)
-    }
-
-    async fn read_through(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {
-        let epoch = self.epoch.load(Ordering::Acquire);
-        let record = self
-            .call(&self.counters.reads, self.store.load(token_hash))
-            .await?;
-        let Some(mut record) = record else {
-            self.forget(token_hash);
-            return Ok(None);
-        };
-        if let Some(stamp) = self.pending_stamp(token_hash) {
-            record.last_activity = record.last_activity.max(stamp);
-        }
-        if self.epoch.load(Ordering::Acquire) == epoch {
-            self.put(record.clone());
-        }
-        Ok(Some(record))
-    }
-
-    /// Records activity at `at`: in memory at once, in the store with the
-    /// next flush (or now, when `activity_write_grace` is 0). Never
-    /// backwards.
-    pub async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error> {
-        if let Some(entry) = self.cached(token_hash) {
-            if entry.last_activity.fetch_max(at, Ordering::Relaxed) >= at {
-                return Ok(()); // nothing newer than what is already known
-            }
-        }
-        if self.grace == 0 {
-            return self
-                .call(&self.counters.writes, self.store.touch(token_hash, at))
-                .await;
-        }
-        let mut pending = lock(&self.pending);
-        let stamp = pending.entry(token_hash.to_owned()).or_insert(at);
-        *stamp = (*stamp).max(at);
-        Ok(())
-    }
-
-    /// Writes the pending activity stamps in one batch; on failure they
-    /// stay pending for the next flush.
-    pub async fn flush(&self) -> Result<(), Error> {
-        let stamps: Vec<(String, i64)> = lock(&self.pending).drain().collect();
-        if stamps.is_empty() {
-            return Ok(());
-        }
-        let written = self
-            .call(&self.counters.writes, self.store.touch_many(&stamps))
-            .await;
-        if written.is_err() {
-            let mut pending = lock(&self.pending);
-            for (hash, at) in stamps {
-                let stamp = pending.entry(hash).or_insert(at);
-                *stamp = (*stamp).max(at);
-            }
-        }
-        written
-    }
-
-    /// Adds a new session row, then serves it from memory.
-    pub async fn insert(&self, record: &SessionRecord) -> Result<(), Error> {
-        self.call(&self.counters.writes, self.store.insert(record))
-            .await?;
-        self.put(record.clone());
-        Ok(())
-    }
-
-    /// Replaces a session's data in the store, then in memory; other
-    /// instances drop their copy.
-    pub async fn save_data(&self, token_hash: &str, data: &str) -> Result<(), Error> {
-        self.call(
-            &self.counters.writes,
-            self.store.save_data(token_hash, data),
-        )
-        .await?;
-        if let Some(entry) = self.cached(token_hash) {
+    /// Changes the cached copy of `token_hash`, if there is one.
+    pub fn update(&self, token_hash: &str, change: impl FnOnce(&mut SessionRecord)) {
+        let Some(entries) = &self.entries else { return };
+        let _generation = self.stripe(key(token_hash));
+        if let Some(entry) = self.get(token_hash) {
             let mut record = entry.current();
-            record.data = data.to_owned();
-            self.put(record);
-        }
-        self.announce(token_hash);
-        Ok(())
-    }
-
-    /// Deletes a session everywhere; returns whether this call removed it
-    /// from the store (of two requests racing to end it, one goes on).
-    pub async fn delete(&self, token_hash: &str) -> Result<bool, Error> {
-        let gone = self
-            .call(&self.counters.writes, self.store.delete(token_hash))
-            .await?;
-        self.forget(token_hash);
-        let _ = self.changes.send(Some(key(token_hash)));
-        lock(&self.pending).remove(token_hash);
-        self.announce(token_hash);
-        Ok(gone)
-    }
-
-    /// Every stored session of `user_id`, with the activity this instance
-    /// saw but has not flushed yet.
-    pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
-        let mut rows = self
-            .call(&self.counters.reads, self.store.user_sessions(user_id))
-            .await?;
-        for row in &mut rows {
-            let seen = self
-                .cached(&row.token_hash)
-                .map(|entry| entry.last_activity.load(Ordering::Relaxed));
-            let pending = self.pending_stamp(&row.token_hash);
-            row.last_activity = row
-                .last_activity
-                .max(seen.unwrap_or(0))
-                .max(pending.unwrap_or(0));
-        }
-        Ok(rows)
-    }
-
-    /// Ends a session from elsewhere (revocation): marked revoked in the
-    /// store, dropped from memory here and on the other instances; returns
-    /// whether this call revoked it.
-    pub async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
-        let revoked = self
-            .call(&self.counters.writes, self.store.revoke(token_hash))
-            .await?;
-        self.forget(token_hash);
-        let _ = self.changes.send(Some(key(token_hash)));
-        lock(&self.pending).remove(token_hash);
-        self.announce(token_hash);
-        Ok(revoked)
-    }
-
-    /// Adds a relogin backup.
-    pub async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error> {
-        self.call(&self.counters.writes, self.store.insert_backup(backup))
-            .await
-    }
-
-    /// Removes and returns a relogin backup.
-    pub async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error> {
-        self.call(&self.counters.reads, self.store.take_backup(id_hash))
-            .await
-    }
-
-    /// Flushes activity, then deletes what ended (see [`SessionStore::purge`]).
-    pub async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error> {
-        self.flush().await?;
-        let purged = self
-            .call(
-                &self.counters.writes,
-                self.store.purge(now, absolute_after, retain),
-            )
-            .await?;
-        for (_, hash) in &purged.sessions {
-            self.forget(hash);
-        }
-        Ok(purged)
-    }
-
-    /// How many signed-in sessions are live (see [`SessionStore::live_count`]).
-    pub async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
-        self.call(
-            &self.counters.reads,
-            self.store.live_count(now, absolute_after),
-        )
-        .await
-    }
-
-    /// Drops a session from memory only.
-    fn forget(&self, token_hash: &str) {
-        if self.cached(token_hash).is_some() {
-            self.evict(key(token_hash));
+            change(&mut record);
+            entries.insert(key(token_hash), cached(record, entry.read_at));
         }
     }
 
-    /// What changed or ended from now on (see the `changes` field).
-    pub fn watch(&self) -> rocket::tokio::sync::broadcast::Receiver<Option<u64>> {
-        self.changes.subscribe()
-    }
-
-    /// Drops the entry under `key`: another instance changed or ended it.
-    pub(super) fn evict(&self, key: u64) {
-        // Nobody listening is no error.
-        let _ = self.changes.send(Some(key));
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+    /// Drops the entry under `key` and spoils every read of its stripe
+    /// still in flight, whether or not anything was cached.
+    pub fn evict(&self, key: u64) {
+        let mut generation = self.stripe(key);
+        *generation += 1;
         if let Some(entries) = &self.entries {
             entries.remove(&key);
         }
     }
 
-    /// Drops every entry: notifications may have been missed.
-    #[cfg(feature = "postgres")]
-    pub(super) fn clear(&self) {
-        let _ = self.changes.send(None);
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+    /// Drops every entry and spoils every read in flight.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // the listener's
+    pub fn clear(&self) {
+        let mut all: Vec<MutexGuard<'_, u64>> = self.generations.iter().map(lock).collect();
+        for generation in &mut all {
+            **generation += 1;
+        }
         if let Some(entries) = &self.entries {
             entries.clear();
         }
     }
 
-    /// Tells the other instances, if any, to drop their copy.
-    fn announce(&self, _token_hash: &str) {
-        #[cfg(feature = "postgres")]
-        if let Some(peers) = lock(&self.peers).as_ref() {
-            peers.announce(key(_token_hash));
-        }
-    }
-
-    /// The number of sessions held in memory.
+    /// The number of sessions held.
     pub fn len(&self) -> usize {
         self.entries.as_ref().map_or(0, |entries| entries.len())
     }
 }
 
+fn cached(record: SessionRecord, read_at: i64) -> Arc<Cached> {
+    let last_activity = AtomicI64::new(record.last_activity);
+    Arc::new(Cached {
+        record,
+        last_activity,
+        read_at,
+    })
+}
+
 /// Locks `mutex`; a panic elsewhere leaves plain data behind, so go on.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(hash: &str) -> SessionRecord {
+        SessionRecord {
+            token_hash: hash.to_owned(),
+            user_id: Some("alice".into()),
+            data: "{}".into(),
+            csrf_token: "c".into(),
+            created_at: 0,
+            authenticated_at: Some(0),
+            last_activity: 0,
+            expire_after: 600,
+            device: None,
+        }
+    }
+
+    const HASH: &str = "00000000000000aa0000000000000000";
+
+    #[test]
+    fn a_read_that_raced_an_eviction_is_not_cached() {
+        let memory = Memory::new(10);
+        let seen = memory.generation(HASH);
+        memory.evict(key(HASH)); // nothing cached: it still spoils the read
+        memory.put_if(seen, record(HASH), 0);
+        assert!(memory.get(HASH).is_none());
+    }
+
+    #[test]
+    fn a_read_that_raced_a_clear_is_not_cached() {
+        let memory = Memory::new(10);
+        let seen = memory.generation(HASH);
+        memory.clear();
+        memory.put_if(seen, record(HASH), 0);
+        assert!(memory.get(HASH).is_none());
+    }
+
+    #[test]
+    fn a_read_without_eviction_is_cached_and_ages() {
+        let memory = Memory::new(10);
+        let seen = memory.generation(HASH);
+        memory.put_if(seen, record(HASH), 100);
+        let entry = memory.get(HASH).expect("cached");
+        assert!(entry.fresh(114, 15));
+        assert!(!entry.fresh(115, 15));
+    }
+
+    #[test]
+    fn an_entry_under_another_full_hash_is_not_this_one() {
+        let memory = Memory::new(10);
+        memory.put_written(record(HASH), 0);
+        assert!(memory.get("00000000000000aa1111111111111111").is_none());
+    }
 }

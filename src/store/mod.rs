@@ -9,12 +9,14 @@ mod sql;
 mod cache;
 #[cfg(feature = "postgres")]
 mod notify;
+mod sessions;
 
-pub use cache::StoreStats;
-pub(crate) use cache::{key, SessionCache};
+pub(crate) use cache::key;
 #[cfg(feature = "postgres")]
 pub(crate) use notify::start as listen_to_peers;
 pub(crate) use pool::StorePool;
+pub use sessions::StoreStats;
+pub(crate) use sessions::{Caller, Sessions, Tuning};
 pub use sql::SqlStore;
 
 use crate::error::Error;
@@ -54,6 +56,15 @@ impl SessionRecord {
     pub fn is_revoked(&self) -> bool {
         self.expire_after == REVOKED
     }
+}
+
+/// The session row a [`SessionStore::delete`] removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// Its user, `None` for an anonymous session.
+    pub user_id: Option<String>,
+    /// Whether it was a revoked tombstone (its end was reported already).
+    pub revoked: bool,
 }
 
 /// What a [`SessionStore::purge`] removed.
@@ -102,11 +113,27 @@ pub trait SessionStore: Send + Sync + 'static {
         }
         Ok(())
     }
-    /// Deletes a session; returns whether this call removed it, so of two
-    /// requests racing to end one session exactly one goes on.
-    async fn delete(&self, token_hash: &str) -> Result<bool, Error>;
+    /// Deletes a session; returns what this call removed, so of two
+    /// requests racing to end one session exactly one goes on (and reports
+    /// its end).
+    async fn delete(&self, token_hash: &str) -> Result<Option<Removed>, Error>;
+    /// Moves a live session to a new token in one atomic step: the row
+    /// `old_hash` is deleted and `new` inserted, unless the old row is gone
+    /// or revoked, in which case nothing changes and `None` comes back (a
+    /// revoked session is never revived by a rotation). Returns the stored
+    /// row's last activity; the new row keeps the later of it and its own.
+    /// Serialised with [`revoke_user`](Self::revoke_user) per user.
+    async fn rotate(&self, old_hash: &str, new: &SessionRecord) -> Result<Option<i64>, Error>;
+    /// Revokes every not yet revoked session of `user_id` but `except`, in
+    /// one atomic step serialised with [`rotate`](Self::rotate), so a
+    /// session rotated meanwhile is revoked under its new token; returns
+    /// the token hashes this call revoked.
+    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error>;
     /// Adds a relogin backup.
     async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error>;
+    /// The user a backup belongs to, leaving it in place (a login learns
+    /// whether it is a relogin, and by whom).
+    async fn backup_owner(&self, id_hash: &str) -> Result<Option<String>, Error>;
     /// Removes and returns a backup (single use), whether or not it expired.
     async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error>;
     /// Deletes sessions that ended (idle limit, or `absolute_after` when not

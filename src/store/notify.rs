@@ -1,57 +1,50 @@
 //! Keeping the caches of several instances coherent over PostgreSQL's
 //! LISTEN/NOTIFY: no service beyond the database they already share.
 //!
-//! When an instance changes or ends a session (data saved, logout, expiry,
-//! token rotation), it announces the session's cache key: the first 64 bits
-//! of the token hash, never a token, a full hash or data. Announcements are
-//! gathered for [`BATCH`] and sent as one `NOTIFY` listing many keys, so a
-//! busy cluster does not send one per request. Every other instance drops
-//! those entries; a lost listening connection may have missed some, so the
-//! whole cache is dropped then. Activity stamps are not announced: an
-//! instance re-reads a session from the store before it ends it.
+//! Announcements are made by the store's own statements (see
+//! `store::sql`): a change or end of a session notifies its cache key (the
+//! first 64 bits of the token hash, never a token, a full hash or data) in
+//! the same transaction as the change, so it is sent exactly when the
+//! change commits. Every other instance drops those entries.
+//!
+//! The listener's health is known, not assumed. A connection can die
+//! silently (a NAT or balancer idle timeout drops it without FIN or RST),
+//! and sqlx sets no TCP keepalive, so each instance sends itself a
+//! heartbeat through the channel every [`HEARTBEAT`] over a connection of
+//! its own (not the pool's: an exhausted pool is no listener fault) and
+//! must hear it back within [`DEADLINE`]. Until it has, and from the
+//! moment a heartbeat is missed, the cache trusts no entry and reads
+//! through; the listener is then made anew, and every LISTEN, the first
+//! included, starts from an empty cache.
 
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rocket::tokio::{self, time::sleep};
-use sqlx::postgres::PgListener;
-use sqlx::PgPool;
+use rocket::tokio::{self, time::sleep, time::timeout};
+use sqlx::postgres::{PgConnection, PgListener};
+use sqlx::{Connection, PgPool};
 
-use super::cache::SessionCache;
-use crate::secret;
+use super::sessions::Sessions;
+use super::sql::CHANNEL;
 
-/// The channel every instance listens on.
-const CHANNEL: &str = "session_security";
-/// How long announcements gather before one `NOTIFY` carries them.
-const BATCH: Duration = Duration::from_millis(25);
+/// How often an instance checks its listener with a heartbeat.
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How long a heartbeat may take to come back before the listener is
+/// taken for dead.
+pub(crate) const DEADLINE: Duration = Duration::from_millis(1500);
 /// PostgreSQL refuses payloads of 8000 bytes or more.
 const MAX_PAYLOAD: usize = 7900;
 /// How long to wait before listening again after an error.
 const RELISTEN: Duration = Duration::from_millis(250);
-
-/// This instance's side of the conversation: keys waiting to be announced.
-pub(crate) struct Peers {
-    /// Tells an instance's own notifications from the others'.
-    instance: String,
-    queued: Mutex<Vec<u64>>,
-}
-
-impl Peers {
-    /// Queues `key` for the next notification.
-    pub fn announce(&self, key: u64) {
-        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
-        queued.push(key);
-    }
-
-    fn take(&self) -> Vec<u64> {
-        let mut queued = self.queued.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut *queued)
-    }
-}
+/// The longest wait for a connection or a LISTEN.
+const CONNECT: Duration = Duration::from_secs(5);
+/// The word that starts a heartbeat's payload after the instance id.
+const BEAT: &str = "hb";
 
 /// Payloads of at most [`MAX_PAYLOAD`] bytes: the instance id, then keys
 /// in hex, separated by spaces.
-fn payloads(instance: &str, keys: &[u64]) -> Vec<String> {
+pub(super) fn payloads(instance: &str, keys: &[u64]) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::from(instance);
     for key in keys {
@@ -66,84 +59,60 @@ fn payloads(instance: &str, keys: &[u64]) -> Vec<String> {
     out
 }
 
-/// Parses a payload into its sender and keys; `None` if it is not ours.
-fn parse(payload: &str) -> Option<(&str, Vec<u64>)> {
+/// What a notification says.
+#[derive(Debug, PartialEq, Eq)]
+enum Heard<'a> {
+    /// Drop these cache keys; sent by the instance named.
+    Evict(&'a str, Vec<u64>),
+    /// A heartbeat of the instance named, with its sequence number.
+    Beat(&'a str, u64),
+}
+
+/// Parses a payload; `None` if it is not ours.
+fn parse(payload: &str) -> Option<Heard<'_>> {
     let mut words = payload.split(' ');
     let sender = words.next()?;
-    let keys = words
-        .map(|word| u64::from_str_radix(word, 16).ok())
-        .collect::<Option<Vec<_>>>()?;
-    Some((sender, keys))
-}
-
-/// Starts announcing this instance's evictions and applying the others',
-/// until `shutdown`.
-pub(crate) fn start(cache: Arc<SessionCache>, pool: PgPool, shutdown: rocket::Shutdown) {
-    let peers = Arc::new(Peers {
-        instance: secret::random_secret()[..12].to_owned(),
-        queued: Mutex::default(),
-    });
-    cache.announce_to(peers.clone());
-    tokio::spawn(send(
-        peers.clone(),
-        cache.clone(),
-        pool.clone(),
-        shutdown.clone(),
-    ));
-    tokio::spawn(listen(peers, cache, pool, shutdown));
-}
-
-async fn send(
-    peers: Arc<Peers>,
-    cache: Arc<SessionCache>,
-    pool: PgPool,
-    shutdown: rocket::Shutdown,
-) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let stop = tokio::select! {
-            _ = &mut shutdown => true,
-            _ = sleep(BATCH) => false,
-        };
-        let keys = peers.take();
-        for payload in payloads(&peers.instance, &keys) {
-            let sent = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(&payload)
-                .execute(&pool)
-                .await;
-            cache.counters.count_notification();
-            if let Err(e) = sent {
-                // The others could not hear of it; their own re-read before
-                // an expiry and the flush on reconnect keep them right.
-                rocket::warn!("session security: could not notify other instances: {e}");
-            }
-        }
-        if stop {
-            return;
+    let rest: Vec<&str> = words.collect();
+    if let [beat] = rest.as_slice() {
+        if let Some(seq) = beat.strip_prefix(BEAT) {
+            return seq.parse().ok().map(|seq| Heard::Beat(sender, seq));
         }
     }
+    let keys = rest
+        .iter()
+        .map(|word| u64::from_str_radix(word, 16).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some(Heard::Evict(sender, keys))
 }
 
-async fn listen(
-    peers: Arc<Peers>,
-    cache: Arc<SessionCache>,
+/// Starts applying the other instances' announcements to `cache`, until
+/// `shutdown`. `instance` is the id the store puts into this instance's
+/// own announcements.
+pub(crate) fn start(
+    cache: Arc<Sessions>,
     pool: PgPool,
+    instance: String,
     shutdown: rocket::Shutdown,
 ) {
+    cache.coherence().lost();
+    tokio::spawn(listen(cache, pool, instance, shutdown));
+}
+
+async fn listen(cache: Arc<Sessions>, pool: PgPool, instance: String, shutdown: rocket::Shutdown) {
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut resumed = false;
     loop {
-        let listened = tokio::select! {
+        let ended = tokio::select! {
             _ = &mut shutdown => return,
-            listened = listen_once(&peers, &cache, &pool, resumed) => listened,
+            ended = listen_once(&cache, &pool, &instance) => ended,
         };
-        resumed = true;
-        // Notifications may be missed from here on; the cache is dropped as
-        // soon as listening resumes. Meanwhile it may still serve what it
-        // holds: while the store is down nobody can end a session in it.
-        if let Err(e) = listened {
-            rocket::warn!("session security: listening for other instances failed: {e}");
+        // From here until the next heartbeat is heard, nothing cached is
+        // trusted: the store is read on every request.
+        if cache.coherence().lost() {
+            metrics::counter!("session_security_listener_lost_total").increment(1);
+            rocket::warn!(
+                "session security: listening for other instances stopped ({ended}); \
+                 sessions are read from the store until it is back"
+            );
         }
         tokio::select! {
             _ = &mut shutdown => return,
@@ -152,28 +121,113 @@ async fn listen(
     }
 }
 
-/// Listens until the connection is lost (`Ok`) or fails (`Err`);
-/// `resumed` after an earlier connection was lost.
-async fn listen_once(
-    peers: &Peers,
-    cache: &SessionCache,
-    pool: &PgPool,
-    resumed: bool,
-) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    if resumed {
-        // Changes made while nobody listened were not heard.
-        cache.clear();
-    }
-    while let Some(notification) = listener.try_recv().await? {
-        match parse(notification.payload()) {
-            Some((sender, _)) if sender == peers.instance => {}
-            Some((_, keys)) => keys.into_iter().for_each(|key| cache.evict(key)),
-            None => rocket::warn!("session security: unreadable notification ignored"),
+/// Why one listening session ended.
+#[derive(Debug)]
+enum Ended {
+    Store(sqlx::Error),
+    TimedOut(&'static str),
+    ConnectionLost,
+    HeartbeatMissed,
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Store(e) => write!(f, "{e}"),
+            Ended::TimedOut(what) => write!(f, "{what} timed out"),
+            Ended::ConnectionLost => f.write_str("the connection was lost"),
+            Ended::HeartbeatMissed => f.write_str("a heartbeat did not come back in time"),
         }
     }
-    Ok(())
+}
+
+impl From<sqlx::Error> for Ended {
+    fn from(e: sqlx::Error) -> Self {
+        Ended::Store(e)
+    }
+}
+
+async fn bounded<T>(
+    what: &'static str,
+    call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, Ended> {
+    match timeout(CONNECT, call).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(Ended::TimedOut(what)),
+    }
+}
+
+/// Listens and beats until either fails; the listener is then dropped
+/// (and with it any read in progress).
+async fn listen_once(cache: &Sessions, pool: &PgPool, instance: &str) -> Ended {
+    let mut listener =
+        match bounded("connecting the listener", PgListener::connect_with(pool)).await {
+            Ok(listener) => listener,
+            Err(e) => return e,
+        };
+    if let Err(e) = bounded("LISTEN", listener.listen(CHANNEL)).await {
+        return e;
+    }
+    // Whatever changed while nobody listened was not heard.
+    cache.clear();
+    let options = pool.connect_options();
+    let mut beat_connection = match bounded(
+        "connecting for heartbeats",
+        PgConnection::connect_with(&options),
+    )
+    .await
+    {
+        Ok(connection) => connection,
+        Err(e) => return e,
+    };
+    let heard = AtomicU64::new(0);
+    let receive = async {
+        loop {
+            let Some(notification) = listener.try_recv().await? else {
+                return Ok::<Ended, sqlx::Error>(Ended::ConnectionLost);
+            };
+            match parse(notification.payload()) {
+                Some(Heard::Beat(sender, seq)) if sender == instance => {
+                    heard.fetch_max(seq, Ordering::AcqRel);
+                }
+                Some(Heard::Beat(..)) => {}
+                // Its own changes were dropped here when they were made.
+                Some(Heard::Evict(sender, _)) if sender == instance => {}
+                Some(Heard::Evict(_, keys)) => keys.into_iter().for_each(|key| cache.evict(key)),
+                None => rocket::warn!("session security: unreadable notification ignored"),
+            }
+        }
+    };
+    let beat = async {
+        for seq in 1u64.. {
+            let sent_at = tokio::time::Instant::now();
+            let payload = format!("{instance} {BEAT}{seq}");
+            let sent = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(&payload)
+                .execute(&mut beat_connection);
+            match timeout(DEADLINE, sent).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Ended::Store(e),
+                Err(_) => return Ended::HeartbeatMissed,
+            }
+            while heard.load(Ordering::Acquire) < seq {
+                if sent_at.elapsed() >= DEADLINE {
+                    return Ended::HeartbeatMissed;
+                }
+                sleep(Duration::from_millis(10)).await;
+            }
+            if cache.coherence().confirmed() {
+                rocket::info!("session security: listening for other instances");
+            }
+            sleep(HEARTBEAT.saturating_sub(sent_at.elapsed())).await;
+        }
+        Ended::HeartbeatMissed
+    };
+    tokio::select! {
+        ended = receive => ended.unwrap_or_else(Ended::Store),
+        ended = beat => ended,
+    }
 }
 
 #[cfg(test)]
@@ -190,7 +244,9 @@ mod tests {
         let mut back = Vec::new();
         for payload in &sent {
             assert!(payload.len() < 8000);
-            let (sender, keys) = parse(payload).expect("parses");
+            let Some(Heard::Evict(sender, keys)) = parse(payload) else {
+                panic!("parses as an eviction");
+            };
             assert_eq!(sender, "abc");
             back.extend(keys);
         }
@@ -200,5 +256,16 @@ mod tests {
     #[test]
     fn nothing_to_say_sends_nothing() {
         assert!(payloads("abc", &[]).is_empty());
+    }
+
+    #[test]
+    fn a_heartbeat_is_told_from_an_eviction() {
+        assert_eq!(parse("abc hb42"), Some(Heard::Beat("abc", 42)));
+        assert_eq!(
+            parse("abc 00000000000000ff"),
+            Some(Heard::Evict("abc", vec![255]))
+        );
+        assert_eq!(parse("abc hbx"), None);
+        assert_eq!(parse("abc zz"), None);
     }
 }

@@ -1,6 +1,8 @@
 //! The SQL store: one set of portable statements for SQLite and PostgreSQL.
 
-use super::{BackupRecord, Purged, SessionRecord, SessionStore, StorePool, REVOKED};
+use std::sync::Arc;
+
+use super::{BackupRecord, Purged, Removed, SessionRecord, SessionStore, StorePool, REVOKED};
 use crate::error::Error;
 
 /// Runs `$body` with `$p` bound to whichever concrete pool `$pool` holds, so
@@ -52,16 +54,39 @@ const COLUMNS: &str = "token_hash, user_id, data, csrf_token, created_at, authen
 const TOUCH: &str = "UPDATE session_security_sessions SET last_activity = $1 \
                      WHERE token_hash = $2 AND last_activity < $1";
 
+/// The PostgreSQL channel every instance listens on.
+#[cfg(feature = "postgres")]
+pub(crate) const CHANNEL: &str = "session_security";
+
+/// The payload that tells the other instances to drop a session: this
+/// store's instance id and the first 16 hex digits of the token hash (the
+/// cache key), built in SQL from the row the statement changed, so the
+/// announcement commits with the change or not at all.
+#[cfg(feature = "postgres")]
+const ANNOUNCE: &str = "pg_notify('session_security', $9 || ' ' || left(token_hash, 16))";
+
 /// [`SessionStore`] over SQLite or PostgreSQL, picked by the URL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: StorePool,
+    /// Names this instance in its PostgreSQL notifications, so it can tell
+    /// its own heartbeats from the others' announcements.
+    instance: Arc<str>,
 }
 
 impl SqlStore {
     /// A store on `pool`; call [`SessionStore::migrate`] before use.
     pub(crate) fn new(pool: StorePool) -> Self {
-        SqlStore { pool }
+        let instance = crate::secret::random_secret()[..12].replace(['-', '_'], "x");
+        SqlStore {
+            pool,
+            instance: instance.into(),
+        }
+    }
+
+    /// This instance's id in notifications.
+    pub(crate) fn instance_id(&self) -> String {
+        self.instance.to_string()
     }
 
     /// Connects to `url` (`sqlite://…` or `postgres://…`) outside Rocket,
@@ -113,34 +138,35 @@ impl SessionStore for SqlStore {
     }
 
     async fn insert(&self, r: &SessionRecord) -> Result<(), Error> {
-        let sql = format!(
-            "INSERT INTO session_security_sessions ({COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        );
-        on_pool!(&self.pool, |p| sqlx::query(&sql)
-            .bind(&r.token_hash)
-            .bind(&r.user_id)
-            .bind(&r.data)
-            .bind(&r.csrf_token)
-            .bind(r.created_at)
-            .bind(r.authenticated_at)
-            .bind(r.last_activity)
-            .bind(r.expire_after)
-            .bind(&r.device)
-            .execute(p)
-            .await
-            .map(drop))?;
+        on_pool!(&self.pool, |p| insert_query(r).execute(p).await.map(drop))?;
         Ok(())
     }
 
     async fn save_data(&self, token_hash: &str, data: &str) -> Result<(), Error> {
         let sql = "UPDATE session_security_sessions SET data = $1 WHERE token_hash = $2";
-        on_pool!(&self.pool, |p| sqlx::query(sql)
-            .bind(data)
-            .bind(token_hash)
-            .execute(p)
-            .await
-            .map(drop))?;
+        match &self.pool {
+            #[cfg(feature = "sqlite")]
+            StorePool::Sqlite(p) => {
+                sqlx::query(sql)
+                    .bind(data)
+                    .bind(token_hash)
+                    .execute(p)
+                    .await?;
+            }
+            #[cfg(feature = "postgres")]
+            StorePool::Postgres(p) => {
+                let sql = format!(
+                    "WITH u AS ({sql} RETURNING token_hash) SELECT {} FROM u",
+                    ANNOUNCE.replace("$9", "$3")
+                );
+                sqlx::query(&sql)
+                    .bind(data)
+                    .bind(token_hash)
+                    .bind(&*self.instance)
+                    .execute(p)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
@@ -186,14 +212,111 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
-    async fn delete(&self, token_hash: &str) -> Result<bool, Error> {
-        let sql = "DELETE FROM session_security_sessions WHERE token_hash = $1";
-        let gone = on_pool!(&self.pool, |p| sqlx::query(sql)
-            .bind(token_hash)
-            .execute(p)
-            .await
-            .map(|done| done.rows_affected() > 0))?;
-        Ok(gone)
+    async fn delete(&self, token_hash: &str) -> Result<Option<Removed>, Error> {
+        let sql = "DELETE FROM session_security_sessions WHERE token_hash = $1 \
+                   RETURNING user_id, expire_after";
+        let row: Option<(Option<String>, i64)> = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            StorePool::Sqlite(p) => {
+                sqlx::query_as(sql)
+                    .bind(token_hash)
+                    .fetch_optional(p)
+                    .await?
+            }
+            #[cfg(feature = "postgres")]
+            StorePool::Postgres(p) => {
+                let sql = format!(
+                    "WITH d AS ({sql}, token_hash) SELECT user_id, expire_after, {} FROM d",
+                    ANNOUNCE.replace("$9", "$2")
+                );
+                sqlx::query_as(&sql)
+                    .bind(token_hash)
+                    .bind(&*self.instance)
+                    .fetch_optional(p)
+                    .await?
+            }
+        };
+        Ok(row.map(|(user_id, expire_after)| Removed {
+            user_id,
+            revoked: expire_after == REVOKED,
+        }))
+    }
+
+    async fn rotate(&self, old_hash: &str, new: &SessionRecord) -> Result<Option<i64>, Error> {
+        let delete = "DELETE FROM session_security_sessions \
+                      WHERE token_hash = $1 AND expire_after <> $2 RETURNING last_activity";
+        let mut record = new.clone();
+        macro_rules! rotate_in {
+            ($tx:expr) => {{
+                let stored: Option<i64> = sqlx::query_scalar(delete)
+                    .bind(old_hash)
+                    .bind(REVOKED)
+                    .fetch_optional(&mut *$tx)
+                    .await?;
+                let Some(stored) = stored else {
+                    $tx.rollback().await?;
+                    return Ok(None);
+                };
+                record.last_activity = record.last_activity.max(stored);
+                insert_query(&record).execute(&mut *$tx).await?;
+                stored
+            }};
+        }
+        let stored = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            StorePool::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                let stored = rotate_in!(tx);
+                tx.commit().await?;
+                stored
+            }
+            #[cfg(feature = "postgres")]
+            StorePool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                if let Some(user) = &new.user_id {
+                    lock_user(&mut tx, user).await?;
+                }
+                let stored = rotate_in!(tx);
+                announce(&mut tx, &self.instance, &[old_hash]).await?;
+                tx.commit().await?;
+                stored
+            }
+        };
+        Ok(Some(record.last_activity.max(stored)))
+    }
+
+    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error> {
+        let sql = "UPDATE session_security_sessions SET expire_after = $1 \
+                   WHERE user_id = $2 AND expire_after <> $1 \
+                   AND ($3 IS NULL OR token_hash <> $3) RETURNING token_hash";
+        let revoked: Vec<String> = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            StorePool::Sqlite(p) => {
+                sqlx::query_scalar(sql)
+                    .bind(REVOKED)
+                    .bind(user_id)
+                    .bind(except)
+                    .fetch_all(p)
+                    .await?
+            }
+            #[cfg(feature = "postgres")]
+            StorePool::Postgres(p) => {
+                let sql = sql.replace("$3 IS NULL", "$3::TEXT IS NULL");
+                let mut tx = p.begin().await?;
+                lock_user(&mut tx, user_id).await?;
+                let revoked: Vec<String> = sqlx::query_scalar(&sql)
+                    .bind(REVOKED)
+                    .bind(user_id)
+                    .bind(except)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let hashes: Vec<&str> = revoked.iter().map(String::as_str).collect();
+                announce(&mut tx, &self.instance, &hashes).await?;
+                tx.commit().await?;
+                revoked
+            }
+        };
+        Ok(revoked)
     }
 
     async fn insert_backup(&self, b: &BackupRecord) -> Result<(), Error> {
@@ -208,6 +331,15 @@ impl SessionStore for SqlStore {
             .await
             .map(drop))?;
         Ok(())
+    }
+
+    async fn backup_owner(&self, id_hash: &str) -> Result<Option<String>, Error> {
+        let sql = "SELECT user_id FROM session_security_backups WHERE id_hash = $1";
+        let owner = on_pool!(&self.pool, |p| sqlx::query_scalar(sql)
+            .bind(id_hash)
+            .fetch_optional(p)
+            .await)?;
+        Ok(owner)
     }
 
     async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error> {
@@ -263,12 +395,31 @@ impl SessionStore for SqlStore {
     async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
         let sql = "UPDATE session_security_sessions SET expire_after = $1 \
                    WHERE token_hash = $2 AND expire_after <> $1";
-        let revoked = on_pool!(&self.pool, |p| sqlx::query(sql)
-            .bind(REVOKED)
-            .bind(token_hash)
-            .execute(p)
-            .await
-            .map(|done| done.rows_affected() == 1))?;
+        let revoked = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            StorePool::Sqlite(p) => {
+                let done = sqlx::query(sql)
+                    .bind(REVOKED)
+                    .bind(token_hash)
+                    .execute(p)
+                    .await?;
+                done.rows_affected() == 1
+            }
+            #[cfg(feature = "postgres")]
+            StorePool::Postgres(p) => {
+                let sql = format!(
+                    "WITH r AS ({sql} RETURNING token_hash) SELECT {} FROM r",
+                    ANNOUNCE.replace("$9", "$3")
+                );
+                let done = sqlx::query(&sql)
+                    .bind(REVOKED)
+                    .bind(token_hash)
+                    .bind(&*self.instance)
+                    .execute(p)
+                    .await?;
+                done.rows_affected() == 1
+            }
+        };
         Ok(revoked)
     }
 
@@ -295,4 +446,60 @@ impl SessionStore for SqlStore {
         })?;
         Ok(key)
     }
+}
+
+const INSERT: &str = "INSERT INTO session_security_sessions (token_hash, user_id, data, \
+     csrf_token, created_at, authenticated_at, last_activity, expire_after, device) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// The insert of `r`, for either backend.
+fn insert_query<DB>(
+    r: &SessionRecord,
+) -> sqlx::query::Query<'_, DB, <DB as sqlx::database::HasArguments<'_>>::Arguments>
+where
+    DB: sqlx::Database,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(INSERT)
+        .bind(r.token_hash.clone())
+        .bind(r.user_id.clone())
+        .bind(r.data.clone())
+        .bind(r.csrf_token.clone())
+        .bind(r.created_at)
+        .bind(r.authenticated_at)
+        .bind(r.last_activity)
+        .bind(r.expire_after)
+        .bind(r.device.clone())
+}
+
+/// Serialises the changes to one user's sessions (rotation, revocation of
+/// all of them) until the transaction ends.
+#[cfg(feature = "postgres")]
+async fn lock_user(tx: &mut sqlx::PgConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7227))")
+        .bind(user_id)
+        .execute(tx)
+        .await
+        .map(drop)
+}
+
+/// Tells the other instances to drop `hashes`, when the transaction commits.
+#[cfg(feature = "postgres")]
+async fn announce(
+    tx: &mut sqlx::PgConnection,
+    instance: &str,
+    hashes: &[&str],
+) -> Result<(), sqlx::Error> {
+    let keys: Vec<u64> = hashes.iter().map(|h| super::key(h)).collect();
+    for payload in super::notify::payloads(instance, &keys) {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
