@@ -293,3 +293,23 @@ async fn an_open_login_form_keeps_its_anonymous_session_alive() {
         assert_eq!(app.csrf().await, token);
     }
 }
+
+#[rocket::async_test]
+async fn an_idle_anonymous_session_ends_on_its_next_request() {
+    let app = TestApp::new().await;
+    app.get("/set/draft/visitor").await;
+    let visitor = app.session_cookie().expect("an anonymous session");
+    assert_eq!(app.page("/get/draft").await.1, "visitor");
+    app.advance(10);
+    assert_eq!(app.page("/get/draft").await.1, "", "ended: nothing served");
+    assert!(app.session_cookie().is_none(), "its cookie cleared");
+    app.advance(-10);
+    let replay = app
+        .client
+        .get("/get/draft")
+        .cookie(visitor)
+        .dispatch()
+        .await;
+    let body = replay.into_string().await.unwrap_or_default();
+    assert_eq!(body, "", "not touched alive again: the row is gone");
+}

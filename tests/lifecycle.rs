@@ -86,6 +86,37 @@ async fn cycle_id_does_not_undo_a_concurrent_logout() {
 }
 
 #[rocket::async_test]
+async fn cycle_id_does_not_revive_a_session_revoked_meanwhile() {
+    let (app, gate) = gated_app().await;
+    app.login("alice").await;
+    let old = app.session_cookie().expect("a session");
+    let rotate = app.page("/cycle-later");
+    let revoke = async {
+        gate.loaded.notified().await;
+        let rocket = app.client.rocket();
+        let ended = SessionSecurity::revoke_user(rocket, "alice", Some("admin")).await;
+        assert_eq!(ended.expect("revoked"), 1);
+        gate.go.notify_one();
+    };
+    let ((status, body), ()) = rocket::tokio::join!(rotate, revoke);
+    assert_eq!(status, Status::Conflict, "{body}");
+    assert_eq!(app.whoami().await, None, "no live copy under a new token");
+    let sessions = SessionSecurity::sessions_of(app.client.rocket(), "alice").await;
+    assert!(
+        sessions.expect("listed").is_empty(),
+        "nothing of alice lives"
+    );
+    let replay = app
+        .client
+        .get("/whoami")
+        .cookie(old)
+        .header(rocket::http::Header::new("Accept", "application/json"))
+        .dispatch()
+        .await;
+    assert_eq!(replay.status(), Status::Unauthorized, "old token dead too");
+}
+
+#[rocket::async_test]
 async fn cycle_id_keeps_activity_seen_meanwhile() {
     let (app, gate) = gated_app().await;
     app.login("alice").await;

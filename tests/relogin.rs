@@ -293,3 +293,28 @@ async fn an_explicit_logout_deletes_the_backup_and_its_cookie() {
     );
     assert_eq!(draft(&app).await, "");
 }
+
+#[rocket::async_test]
+async fn keys_marked_not_restorable_stay_out_of_the_relogin() {
+    let figment = common::figment().merge((
+        "session_security.not_restorable",
+        ["mfa_verified_at", "confirmed_*"],
+    ));
+    let app = TestApp::with(figment).await;
+    app.login("alice").await;
+    app.get("/set/draft/half-typed").await;
+    app.get("/set/mfa_verified_at/1700000000").await;
+    app.get("/set/confirmed_transfer/yes").await;
+    app.advance(11);
+    assert_eq!(app.whoami().await, None, "expired, backed up");
+    app.login("alice").await;
+    assert_eq!(after_relogin(&app).await, Some(true));
+    assert_eq!(draft(&app).await, "half-typed", "ordinary data comes back");
+    for key in ["mfa_verified_at", "confirmed_transfer"] {
+        assert_eq!(
+            app.page(&format!("/get/{key}")).await.1,
+            "",
+            "{key} must be earned again"
+        );
+    }
+}
