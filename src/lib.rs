@@ -292,25 +292,39 @@
 //! ## The read path: memory for speed, the store for truth
 //!
 //! Each instance keeps up to `cache_capacity` live sessions in memory, so a
-//! request that changes nothing costs no store round trip. Data changes,
-//! logins, logouts and token rotations are written through at once.
-//! Memory may say a session is alive; only the store may say it is dead:
-//! before a session is ended for idleness, and before a ping answer would
-//! make the browser warn, the session is read from the store again, since
-//! another instance may have seen the user meanwhile.
+//! request that changes nothing costs no store round trip. Every change of
+//! a session (login, logout, data, rotation, revocation, expiry, purge)
+//! goes through one component that writes the store, tells the other
+//! instances and the event streams, and reports the start or end to the
+//! audit hook and the metrics; a change that fails turns the request's
+//! answer into the `503` below. Memory may say a session is alive; only
+//! the store may say it is dead: before a session is ended for idleness,
+//! and before a ping answer would make the browser warn, the session is
+//! read from the store again, since another instance may have seen the user
+//! meanwhile.
+//!
+//! A session in memory is trusted for at most `cache_max_age` seconds (15)
+//! since it was last read from the store, and only while the instance is
+//! sure to hear the others' changes; the next request after that reads it
+//! again. A read that started before a logout or revocation never puts the
+//! old row back. So an ended session is refused everywhere within a second
+//! normally, and within `cache_max_age` under any single fault.
 //!
 //! - **SQLite** (the default): one process owns the file. Run one
 //!   instance per file; the file runs in WAL mode with `synchronous=NORMAL`
 //!   and a busy timeout of `connect_timeout` seconds.
 //! - **PostgreSQL**: any number of instances share one database. They keep
 //!   their caches coherent with `LISTEN`/`NOTIFY` on the channel
-//!   `session_security`: a logout, expiry, rotation or data change on one
-//!   instance evicts the session on every other within a second. A
-//!   notification names only the first 64 bits of the token's hash (never a
-//!   token or data), many are batched into one `NOTIFY`, and activity is
-//!   never announced. When the listening connection drops, the whole cache
-//!   is dropped as soon as listening resumes. Each instance holds one pool
-//!   connection for listening: count it in `max_connections`.
+//!   `session_security`: the statement that ends or changes a session
+//!   notifies in its own transaction, and every other instance evicts it
+//!   within a second. A notification names only the first 64 bits of the
+//!   token's hash (never a token or data); activity is never announced.
+//!   Each instance sends itself a heartbeat through the channel every 2 s
+//!   over a connection of its own and must hear it within 1.5 s; until it
+//!   does (at start-up, after a silently dropped listener), it trusts
+//!   nothing in memory and reads every session from the store. Every listen
+//!   starts from an empty cache. Each instance holds one pool connection for
+//!   listening (count it in `max_connections`) and one more for heartbeats.
 //!
 //! ## When the store is down
 //!
@@ -319,14 +333,38 @@
 //! `503 Service Unavailable` and `Retry-After`: a short HTML page for
 //! browsers, `{"error":"store_unavailable"}` for background requests.
 //! Such a response sets no cookie, so the browser's live session cookie is
-//! never replaced or cleared, the login page included. Sessions already in
-//! memory go on being served while nothing must be written, activity is
-//! kept for the next flush, and service comes back with the store. The
+//! never replaced or cleared, the login page included. A session read from
+//! the store less than `cache_max_age` ago goes on being served while
+//! nothing must be written (an older one gets the `503`), activity is kept
+//! for the next flush, and service comes back with the store. The
 //! browser script treats a 503 or a network error as "unavailable": it
 //! keeps the page and retries. A [`Session::login`] or
 //! [`Session::logout`] that fails returns an error whose
 //! [`Error::is_store_failure`] is true, and the response becomes a `503`
 //! whatever the handler answers.
+//!
+//! ## What a relogin brings back
+//!
+//! The backed-up data comes back to the same user, except the keys named in
+//! `not_restorable`: markers that a password-only relogin must not restore,
+//! such as a second factor's confirmation.
+//!
+//! ```toml
+//! [default.session_security]
+//! not_restorable = ["mfa_verified_at", "confirmed_*"]  # `*`: any key with that prefix
+//! ```
+//!
+//! ```
+//! # use rocket::get;
+//! use rocket_session_security::{Authenticated, Session};
+//!
+//! /// After the second factor: a marker the relogin will not bring back.
+//! #[get("/mfa/done")]
+//! fn mfa_done(_user: Authenticated, session: Session<'_>) {
+//!     let now = chrono::Utc::now().timestamp();
+//!     session.insert("mfa_verified_at", now).ok();
+//! }
+//! ```
 //!
 //! ## Configuration
 //!
@@ -347,6 +385,8 @@
 //! activity_write_grace = 1
 //! cookie_secure = true    # Secure, __Host- cookies; see below
 //! cache_capacity = 100000 # live sessions in memory per instance; 0 turns it off
+//! cache_max_age = 15      # seconds a session in memory is trusted without the store
+//! not_restorable = []     # data keys a relogin does not bring back
 //! store_timeout = 2       # seconds before a request that needs the store gets 503
 //! max_data_bytes = 65536  # largest session data, as JSON
 //! inject = true           # put the dialogs into every signed-in HTML page
@@ -370,8 +410,7 @@
 //! ## Security
 //!
 //! The README's Security section maps these to OWASP ASVS 5.0 V7, names the
-//! test that shows each, and lists the residual risks (no per-user session
-//! list or revoke yet, among them).
+//! test that shows each, and lists the residual risks.
 //!
 //! - The session token has 256 random bits and lives in an `HttpOnly`,
 //!   `SameSite=Lax` cookie, `Secure` and `__Host-` prefixed with
@@ -484,9 +523,9 @@
 //! | `config` | the `session_security` table, validated at launch |
 //! | `activity` | expiry arithmetic ([`Timing`] is its public view) |
 //! | `assets`, `cookie` | the embedded, minified script and style; the cookies, their changes and headers |
-//! | `device`, `audit` | a browser's short description; session starts and ends, [`SessionEvents`] |
-//! | `store/` | records, [`SessionStore`], [`SqlStore`], its pool, the cache, PostgreSQL notifications |
-//! | `shared` | managed state, the application's hooks, and the reports to them |
+//! | `device`, `audit` | a browser's short description; session starts and ends, [`SessionEvents`], and the reports to them |
+//! | `store/` | records, [`SessionStore`], [`SqlStore`], its pool, the memory and its trust, the one write path (`sessions`), PostgreSQL notifications and heartbeats |
+//! | `shared` | managed state and the application's hooks |
 //! | `request` | the per-request session state, changed through [`Session`] |
 //! | `templates` | Tera registration, [`Dialogs`], the relogin result page |
 //! | `session` | the [`Session`] handle |
