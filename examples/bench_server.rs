@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! bench_server bare                      # GET /hello, no fairing
-//! bench_server fairing --store URL [--cache-capacity N]
+//! bench_server fairing --store URL [--cache-capacity N] [--cache-max-age S]
 //! bench_server seed --store URL --count N --cookies FILE
 //! ```
 //!
@@ -173,6 +173,12 @@ fn figment(args: &[String]) -> rocket::figment::Figment {
             .parse()
             .unwrap_or_else(|_| fail("--cache-capacity must be a number"));
         figment = figment.merge(("session_security.cache_capacity", capacity));
+    }
+    if let Some(age) = arg(args, "--cache-max-age") {
+        let age: u64 = age
+            .parse()
+            .unwrap_or_else(|_| fail("--cache-max-age must be a number"));
+        figment = figment.merge(("session_security.cache_max_age", age));
     }
     figment
 }

@@ -254,6 +254,7 @@ impl Fairing for SessionSecurity {
         };
         Ok(rocket
             .manage(Arc::new(shared))
+            .manage(Arc::new(routes::OpenStreams::default()))
             .mount(BASE, routes::routes()))
     }
 

@@ -93,3 +93,30 @@ async fn another_users_page_or_no_session_is_told_at_once() {
         .expect("ends");
     assert!(said.contains("event:ended"), "{said}");
 }
+
+#[rocket::async_test]
+async fn one_session_holds_at_most_four_streams() {
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        open.push(stream(&app).await);
+    }
+    let tag = app
+        .client
+        .cookies()
+        .get(USER_COOKIE)
+        .expect("tag")
+        .value()
+        .to_owned();
+    let fifth = app
+        .get(&format!("/session_security/events?tag={tag}"))
+        .await;
+    assert_eq!(fifth.status(), Status::TooManyRequests);
+    let body = fifth.into_string().await.unwrap_or_default();
+    assert!(body.contains("too_many_streams"), "{body}");
+    drop(open.pop());
+    let again = stream(&app).await;
+    drop(again);
+    drop(open);
+}

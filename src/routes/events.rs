@@ -5,8 +5,14 @@
 //! the same changes that keep the caches coherent; a tab without it still
 //! learns at its next ping.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use rocket::http::Status;
+use rocket::response::status::Custom;
+use rocket::serde::json::{Json, Value};
+use rocket::State;
 
 use rocket::response::stream::{Event, EventStream};
 use rocket::tokio::sync::broadcast::error::RecvError;
@@ -24,6 +30,51 @@ use crate::store::key;
 const RECHECK: Duration = Duration::from_secs(30);
 /// Keeps proxies from closing a quiet stream, and finds dead ones.
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Streams one session may hold at once. A browser holds one (its elected
+/// tab); a few more cover a tab taking over while the old stream closes.
+/// Past that a client is refused (`429`), so nobody can hold thousands,
+/// each re-reading the store every [`RECHECK`].
+pub(crate) const MAX_STREAMS: usize = 4;
+
+/// The open streams of every session, by cache key.
+#[derive(Default)]
+pub(crate) struct OpenStreams(Mutex<HashMap<u64, usize>>);
+
+impl OpenStreams {
+    /// A slot for one more stream of the session `key`, if it has one left.
+    fn take(self: &Arc<Self>, key: u64) -> Option<Slot> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(key).or_default();
+        if *count >= MAX_STREAMS {
+            return None;
+        }
+        *count += 1;
+        metrics::gauge!("session_security_event_streams").increment(1.0);
+        Some(Slot {
+            streams: self.clone(),
+            key,
+        })
+    }
+}
+
+/// One open stream, counted until it is dropped, however it ends.
+struct Slot {
+    streams: Arc<OpenStreams>,
+    key: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.streams.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+        metrics::gauge!("session_security_event_streams").decrement(1.0);
+    }
+}
 
 /// The one session a stream watches.
 struct Watch {
@@ -58,23 +109,30 @@ impl Watch {
 }
 
 /// The stream: `ended` (data `signed-out` or `expired`) once the session
-/// ends, then the stream closes; heartbeats meanwhile.
+/// ends, then the stream closes; heartbeats meanwhile. `429` past
+/// [`MAX_STREAMS`] open streams of one session.
 #[get("/events?<tag>")]
 pub(crate) fn events(
     tag: Option<&str>,
     session: Session<'_>,
+    streams: &State<Arc<OpenStreams>>,
     mut shutdown: Shutdown,
-) -> EventStream![Event + 'static] {
+) -> Result<EventStream![Event + 'static], Custom<Json<Value>>> {
     let watch = watched(&session, tag);
+    let slot = match &watch {
+        Some(watch) => Some(streams.take(key(&watch.token_hash)).ok_or_else(|| {
+            let why = format!("at most {MAX_STREAMS} event streams per session");
+            super::refusal(Status::TooManyRequests, "too_many_streams", why)
+        })?),
+        None => None,
+    };
     let mut changes = session.shared().sessions.watch();
-    EventStream! {
-        let Some(mut watch) = watch else {
+    Ok(EventStream! {
+        let (Some(mut watch), Some(_slot)) = (watch, slot) else {
             yield Event::data("expired").event("ended");
             return;
         };
         let key = key(&watch.token_hash);
-        metrics::gauge!("session_security_event_streams").increment(1.0);
-        let _open = Open;
         loop {
             rocket::tokio::select! {
                 _ = &mut shutdown => break,
@@ -91,16 +149,7 @@ pub(crate) fn events(
             }
         }
     }
-    .heartbeat(HEARTBEAT)
-}
-
-/// Counts a stream as open until it is dropped, however it ends.
-struct Open;
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        metrics::gauge!("session_security_event_streams").decrement(1.0);
-    }
+    .heartbeat(HEARTBEAT))
 }
 
 /// The live session of the page's user, or `None`.

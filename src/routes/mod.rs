@@ -10,6 +10,7 @@ mod relogin;
 
 pub use catcher::catchers;
 pub(crate) use catcher::is_background;
+pub(crate) use events::OpenStreams;
 
 use rocket::form::{self, FromFormField, ValueField};
 use rocket::http::Status;
