@@ -74,7 +74,7 @@ fn check(session: &Session<'_>, sent: Option<&str>) -> Result<(), CsrfError> {
     };
     let verdict = match (sent, expected) {
         (None, _) => Err(CsrfError::Missing),
-        (Some(sent), Some(expected)) => secret::same_secret(expected, sent)
+        (Some(sent), Some(expected)) => secret::same_csrf(expected, sent)
             .then_some(())
             .ok_or(CsrfError::Mismatch),
         (Some(_), None) => Err(CsrfError::Mismatch),

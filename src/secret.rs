@@ -40,6 +40,35 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
         == 0
 }
 
+/// The CSRF token as one response shows it: a fresh random mask, then the
+/// token XOR the mask, so no two responses carry the same bytes and a
+/// compressed page that also reflects input (BREACH) cannot be searched for
+/// it byte by byte. [`same_csrf`] takes it back, as Django does.
+pub(crate) fn masked(token: &str) -> String {
+    let Ok(raw) = URL_SAFE_NO_PAD.decode(token) else {
+        return token.to_owned();
+    };
+    let mut mask = vec![0u8; raw.len()];
+    rand::thread_rng().fill_bytes(&mut mask);
+    let hidden: Vec<u8> = raw.iter().zip(&mask).map(|(t, m)| t ^ m).collect();
+    URL_SAFE_NO_PAD.encode([mask, hidden].concat())
+}
+
+/// Whether `sent` is `token`, masked ([`masked`]) or as it is stored (what
+/// pages and scripts written before masking send).
+pub(crate) fn same_csrf(token: &str, sent: &str) -> bool {
+    let unmasked = URL_SAFE_NO_PAD
+        .decode(sent)
+        .ok()
+        .filter(|bytes| bytes.len() == 64)
+        .map(|bytes| {
+            let (mask, hidden) = bytes.split_at(32);
+            let raw: Vec<u8> = mask.iter().zip(hidden).map(|(m, h)| m ^ h).collect();
+            URL_SAFE_NO_PAD.encode(raw)
+        });
+    same_secret(token, unmasked.as_deref().unwrap_or(sent))
+}
+
 /// Whether a cookie value could be one of our secrets at all; anything else
 /// is treated as no session without touching the store.
 pub(crate) fn well_formed(secret: &str) -> bool {
@@ -72,6 +101,23 @@ mod tests {
             hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_masked_csrf_token_differs_every_time_and_still_matches() {
+        let token = random_secret();
+        let (one, two) = (masked(&token), masked(&token));
+        assert_ne!(one, two, "a new mask each time");
+        assert!(!one.contains(&token));
+        assert!(same_csrf(&token, &one) && same_csrf(&token, &two));
+        assert!(same_csrf(&token, &token), "the plain token still works");
+        assert!(
+            !same_csrf(&random_secret(), &one),
+            "another session's token"
+        );
+        assert!(!same_csrf(&token, &one[1..]));
+        assert!(!same_csrf(&token, &format!("{one}A")));
+        assert!(!same_csrf(&token, ""));
     }
 
     #[test]

@@ -85,17 +85,21 @@ impl<'r> Session<'r> {
     }
 
     /// The session's CSRF token, for a hidden `csrf_token` form field or the
-    /// `X-CSRF-Token` header. A visitor without a session gets one too, so
+    /// `X-CSRF-Token` header, masked with fresh random bytes at every call
+    /// (so a compressed page cannot leak it, BREACH); every masked form of
+    /// it is accepted. A visitor without a session gets one too, so
     /// login forms are protected; theirs lives in a cookie of its own
     /// ([`CSRF_COOKIE`](crate::CSRF_COOKIE)), not in a stored session, so
     /// a flood of cookieless visits writes nothing to the store.
     pub fn csrf_token(&self) -> String {
         let mut state = self.request.lock();
         state.issue_csrf();
-        match state.record() {
+        let token = match state.record() {
             Some(record) => record.csrf_token.clone(),
             None => state.visitor_csrf(self.request.visitor_csrf.as_deref()),
-        }
+        };
+        // Masked anew for each use: the page never carries the same bytes.
+        secret::masked(&token)
     }
 
     /// The hidden form field that carries [`csrf_token`](Self::csrf_token):

@@ -91,7 +91,7 @@ impl Dialogs {
                     "idle": timing.idle,
                     "relogin": config.relogin,
                     "reloginUrl": config.relogin_url,
-                    "csrfToken": record.csrf_token,
+                    "csrfToken": crate::secret::masked(&record.csrf_token),
                     "userTag": record.user_id.as_deref().map(|id| shared.user_tag(id)),
                     "userCookie": crate::cookie::named(crate::cookie::USER_COOKIE, config),
                     "loginUrl": config.login_url,

@@ -5,6 +5,7 @@ mod common;
 use common::{LibraryApp, TestApp};
 use rocket::http::{ContentType, Header, Status};
 use rocket::serde::json::Value;
+use rocket_session_security::{SessionStore, SqlStore};
 
 async fn post_note(app: &TestApp, body: String) -> (Status, Option<String>) {
     let response = app
@@ -123,4 +124,45 @@ async fn logout_route_needs_the_token() {
         .await;
     assert_eq!(response.status(), Status::Ok);
     assert_eq!(app.whoami().await, None);
+}
+
+#[rocket::async_test]
+async fn the_token_is_masked_anew_in_every_response_and_each_form_works() {
+    // BREACH: a compressed page that also reflects input must not carry the
+    // same token bytes twice.
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    let (one, two) = (app.csrf().await, app.csrf().await);
+    assert_ne!(one, two, "masked with fresh bytes each time");
+    let config = app.page("/dialogs-config").await.1;
+    assert!(
+        !config.contains(&one) && !config.contains(&two),
+        "the page's copy differs too"
+    );
+    for token in [&one, &two] {
+        let (status, _) = post_note(&app, format!("text=x&csrf_token={token}")).await;
+        assert_eq!(status, Status::Ok);
+    }
+    let url: String = app
+        .figment()
+        .extract_inner("databases.session_security.url")
+        .expect("url");
+    let store = SqlStore::connect(&url).await.expect("store");
+    let stored = store
+        .load(&app.token_hash())
+        .await
+        .unwrap()
+        .unwrap()
+        .csrf_token;
+    let (status, _) = post_note(&app, format!("text=x&csrf_token={stored}")).await;
+    assert_eq!(
+        status,
+        Status::Ok,
+        "the plain token, as older pages send it"
+    );
+    let mut forged = one.clone().into_bytes();
+    forged[50] = if forged[50] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let (status, _) = post_note(&app, format!("text=x&csrf_token={forged}")).await;
+    assert_eq!(status, Status::Forbidden, "one byte changed");
 }
