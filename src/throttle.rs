@@ -87,6 +87,14 @@ pub struct ThrottleConfig {
     ///
     /// _Default:_ `2000`
     pub hash_wait_ms: u64,
+    /// Password checks one client address (an IPv4 address, an IPv6 /64)
+    /// may run or queue for at once. Its further attempts wait in a line
+    /// of their own, so a flood from one address cannot take every
+    /// `concurrent_hashes` permit and turn everyone else away with `503`.
+    /// At most `concurrent_hashes`.
+    ///
+    /// _Default:_ half of `concurrent_hashes`, at least 1
+    pub hashes_per_address: Option<usize>,
 }
 
 impl Default for ThrottleConfig {
@@ -99,6 +107,7 @@ impl Default for ThrottleConfig {
             tracked_pairs: 100_000,
             concurrent_hashes: None,
             hash_wait_ms: 2000,
+            hashes_per_address: None,
         }
     }
 }
@@ -158,6 +167,16 @@ impl ThrottleConfig {
             let most = Semaphore::MAX_PERMITS;
             return Err(("concurrent_hashes", format!("must be at most {most}")));
         }
+        at_least_one(
+            "hashes_per_address",
+            self.hashes_per_address.unwrap_or(1) as u64,
+        )?;
+        if let (Some(per_address), Some(all)) = (self.hashes_per_address, self.concurrent_hashes) {
+            if per_address > all {
+                let why = format!("must be at most concurrent_hashes ({all})");
+                return Err(("hashes_per_address", why));
+            }
+        }
         if self.hash_wait_ms > MAX_HASH_WAIT_MS {
             return Err((
                 "hash_wait_ms",
@@ -193,6 +212,10 @@ impl ThrottleConfig {
 pub struct LoginThrottle {
     rules: ThrottleConfig,
     hashes: Arc<Semaphore>,
+    /// The line of each address with attempts under way; an entry lives
+    /// only while one of its attempts waits or hashes.
+    addresses: Mutex<HashMap<u128, Arc<Semaphore>>>,
+    per_address: usize,
     hash_wait: Duration,
     pairs: Mutex<Pairs>,
     /// Unset: the wall clock, or the session fairing's once launched.
@@ -215,8 +238,14 @@ impl LoginThrottle {
         let permits = config
             .concurrent_hashes
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
+        let per_address = config
+            .hashes_per_address
+            .unwrap_or(permits / 2)
+            .clamp(1, permits);
         LoginThrottle {
             hashes: Arc::new(Semaphore::new(permits)),
+            addresses: Mutex::default(),
+            per_address,
             hash_wait: Duration::from_millis(config.hash_wait_ms),
             pairs: Mutex::new(Pairs::default()),
             clock: OnceLock::new(),
@@ -277,10 +306,20 @@ impl LoginThrottle {
         if let Some(retry_after) = waiting {
             return Err(LoginRefused::TooManyFailures { retry_after });
         }
-        let acquire = self.hashes.clone().acquire_owned();
-        let permit = match rocket::tokio::time::timeout(self.hash_wait, acquire).await {
+        // First the address's own line, then the shared permits: one
+        // address holds at most `hashes_per_address` of them.
+        let line = self.line(pair.client);
+        let acquire = async {
+            let mine = line.clone().acquire_owned().await?;
+            let shared = self.hashes.clone().acquire_owned().await?;
+            Ok::<_, rocket::tokio::sync::AcquireError>((mine, shared))
+        };
+        let acquired = rocket::tokio::time::timeout(self.hash_wait, acquire).await;
+        drop(line);
+        let permit = match acquired {
             Ok(Ok(permit)) => permit,
             _ => {
+                self.forget_idle_lines();
                 let retry_after = self.rules.hash_wait_ms.div_ceil(1000).max(1);
                 return Err(LoginRefused::Busy { retry_after });
             }
@@ -300,6 +339,7 @@ impl LoginThrottle {
         })
         .await
         .unwrap_or(false);
+        self.forget_idle_lines();
         if verified {
             self.pairs().clear(&pair);
         } else if wait > 0 {
@@ -309,6 +349,22 @@ impl LoginThrottle {
             );
         }
         Ok(verified)
+    }
+
+    /// The line of `client`'s attempts.
+    fn line(&self, client: u128) -> Arc<Semaphore> {
+        let mut lines = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        let per_address = self.per_address;
+        let line = lines.entry(client);
+        line.or_insert_with(|| Arc::new(Semaphore::new(per_address)))
+            .clone()
+    }
+
+    /// Drops the lines nobody waits in or holds, so the table only ever
+    /// holds addresses with attempts under way.
+    fn forget_idle_lines(&self) {
+        let mut lines = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        lines.retain(|_, line| Arc::strong_count(line) > 1);
     }
 
     /// How many (username, address) pairs are remembered now; never more

@@ -409,3 +409,43 @@ async fn a_bad_login_throttle_value_aborts_launch() {
         );
     }
 }
+
+#[rocket::async_test]
+async fn a_flood_from_one_address_leaves_permits_for_everyone_else() {
+    // Two permits, one per address: HOME's held check and its queue of
+    // further attempts never take the second permit from ELSEWHERE.
+    let (app, check) = launch(ThrottleConfig {
+        concurrent_hashes: Some(2),
+        hash_wait_ms: 300,
+        ..defaults()
+    })
+    .await;
+    let held = attempt(&app, HOME, "alice", "hold");
+    let flood_and_other = async {
+        check.holding.notified().await;
+        let app = &app;
+        let flood = join_all((0..6).map(|n| async move {
+            let user = format!("made-up-{n}");
+            outcome(app, HOME, &user, "slow").await.0
+        }));
+        let other = async {
+            // The flood queues first.
+            rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+            outcome(app, ELSEWHERE, "bob", "right").await.0
+        };
+        let result = rocket::tokio::join!(flood, other);
+        check.release();
+        result
+    };
+    let (held, (flood, other)) = rocket::tokio::join!(held, flood_and_other);
+    assert_eq!(held.status(), Status::UnprocessableEntity);
+    assert_eq!(
+        other,
+        Status::Ok,
+        "another address signs in during the flood"
+    );
+    assert!(
+        flood.iter().all(|s| *s == Status::ServiceUnavailable),
+        "the flood waits in its own line: {flood:?}"
+    );
+}
