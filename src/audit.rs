@@ -115,16 +115,32 @@ pub(crate) struct Reports {
     /// The deployment's key for public ids and user tags.
     tag_key: String,
     hook: Option<std::sync::Arc<dyn SessionEvents>>,
+    /// User tags already computed: every signed-in response compares the
+    /// browser's user cookie with the tag, and an HMAC per response was
+    /// an eighth of a cached request's instructions.
+    tags: quick_cache::sync::Cache<String, std::sync::Arc<str>>,
 }
+
+/// User tags remembered; a miss only costs one HMAC.
+const REMEMBERED_TAGS: usize = 10_000;
 
 impl Reports {
     pub fn new(tag_key: String, hook: Option<std::sync::Arc<dyn SessionEvents>>) -> Self {
-        Reports { tag_key, hook }
+        Reports {
+            tag_key,
+            hook,
+            tags: quick_cache::sync::Cache::new(REMEMBERED_TAGS),
+        }
     }
 
-    /// The deployment's key for public ids and user tags.
-    pub fn tag_key(&self) -> &str {
-        &self.tag_key
+    /// The tag pages, tab messages and the user cookie know `user_id` by.
+    pub fn user_tag(&self, user_id: &str) -> std::sync::Arc<str> {
+        if let Some(tag) = self.tags.get(user_id) {
+            return tag;
+        }
+        let tag: std::sync::Arc<str> = crate::secret::user_tag(&self.tag_key, user_id).into();
+        self.tags.insert(user_id.to_owned(), tag.clone());
+        tag
     }
 
     /// The public id of the session `token_hash`: what the user's list of

@@ -325,7 +325,13 @@ impl Fairing for SessionSecurity {
             return;
         }
         set_headers(shared, request, session, response);
-        crate::inject::dialogs(shared, request, session, response).await;
+        // Only a signed-in HTML page can get the dialogs; most responses
+        // are neither, and parsing their media type is no small part of
+        // the fairing's cost.
+        let signed_in = session.lock().user_id().is_some();
+        if signed_in && is_html(response) {
+            crate::inject::dialogs(shared, request, session, response).await;
+        }
     }
 }
 
@@ -515,8 +521,20 @@ fn is_login_page(config: &Config, path: &str) -> bool {
 fn is_cross_origin(request: &Request<'_>) -> bool {
     let headers = request.headers();
     let site = headers.get_one("Sec-Fetch-Site");
-    let navigation = headers.get_one("Sec-Fetch-Mode") == Some("navigate");
-    !matches!(site, None | Some("same-origin") | Some("none")) && !navigation
+    if matches!(site, None | Some("same-origin") | Some("none")) {
+        return false;
+    }
+    headers.get_one("Sec-Fetch-Mode") != Some("navigate")
+}
+
+/// Whether the response says it is HTML, without parsing its media type.
+fn is_html(response: &Response<'_>) -> bool {
+    let content_type = response.headers().get_one("Content-Type");
+    content_type.is_some_and(|t| {
+        t.trim_start()
+            .get(..9)
+            .is_some_and(|t| t.eq_ignore_ascii_case("text/html"))
+    })
 }
 
 /// Passive requests never count as activity: configured paths and route

@@ -323,8 +323,8 @@
 //!   over a connection of its own and must hear it within 1.5 s; until it
 //!   does (at start-up, after a silently dropped listener), it trusts
 //!   nothing in memory and reads every session from the store. Every listen
-//!   starts from an empty cache. Each instance holds one pool connection for
-//!   listening (count it in `max_connections`) and one more for heartbeats.
+//!   starts from an empty cache. Each instance holds two connections of its own
+//!   besides its pool: one listening and one for heartbeats.
 //!
 //! ## When the store is down
 //!

@@ -63,7 +63,7 @@ impl Shared {
 
     /// The tag pages, tab messages and the user cookie know `user_id` by.
     pub fn user_tag(&self, user_id: &str) -> String {
-        crate::secret::user_tag(self.sessions.reports().tag_key(), user_id)
+        self.sessions.reports().user_tag(user_id).to_string()
     }
 
     /// The idle limit for a user logging in now.

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rocket::tokio::{self, time::sleep, time::timeout};
-use sqlx::postgres::{PgConnection, PgListener};
+use sqlx::postgres::{PgConnection, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
 use super::sessions::Sessions;
@@ -160,17 +160,25 @@ async fn bounded<T>(
 /// Listens and beats until either fails; the listener is then dropped
 /// (and with it any read in progress).
 async fn listen_once(cache: &Sessions, pool: &PgPool, instance: &str) -> Ended {
-    let mut listener =
-        match bounded("connecting the listener", PgListener::connect_with(pool)).await {
-            Ok(listener) => listener,
-            Err(e) => return e,
-        };
+    // The listener gets a pool of its own: when a silently dropped listener
+    // is let go, sqlx sends `UNLISTEN *` on its dead connection with no
+    // time limit, and a connection of the store's pool would stay taken
+    // until TCP gives up (about 15 minutes), one more after every drop.
+    let options = pool.connect_options();
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(CONNECT)
+        .connect_lazy_with((*options).clone());
+    let connecting = PgListener::connect_with(&own);
+    let mut listener = match bounded("connecting the listener", connecting).await {
+        Ok(listener) => listener,
+        Err(e) => return e,
+    };
     if let Err(e) = bounded("LISTEN", listener.listen(CHANNEL)).await {
         return e;
     }
     // Whatever changed while nobody listened was not heard.
     cache.clear();
-    let options = pool.connect_options();
     let mut beat_connection = match bounded(
         "connecting for heartbeats",
         PgConnection::connect_with(&options),

@@ -6,6 +6,7 @@
 mod app;
 pub mod browser;
 pub mod html;
+pub mod proxy;
 mod temp;
 
 pub use app::{token_hash, TestApp};
