@@ -378,7 +378,7 @@ async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<Se
         sessions
             .end(Caller::Background, &hash, SessionEnd::Idle)
             .await?;
-        return Ok(SessionState::unknown_cookie());
+        return Ok(SessionState::ended_here());
     }
     let state = SessionState::loaded(record);
     match state.expiry() {

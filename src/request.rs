@@ -83,8 +83,19 @@ impl SessionState {
         }
     }
 
-    /// No usable session: the browser's cookie names nothing.
+    /// No usable session: the browser's cookie names nothing. The cookie
+    /// is left alone, not cleared: it may be a token that another request
+    /// of the same browser has just rotated (a login, a relogin's restore,
+    /// `cycle_id`), and clearing it would sign the browser out of the
+    /// session that lives on under the new token. A token that names
+    /// nothing grants nothing.
     pub fn unknown_cookie() -> Self {
+        SessionState::default()
+    }
+
+    /// The session this browser held ended in this request (an idle
+    /// visitor's session): its cookie goes.
+    pub fn ended_here() -> Self {
         SessionState {
             session_cookie: CookieChange::Clear,
             ..SessionState::default()
@@ -244,7 +255,7 @@ impl SessionState {
     }
 
     /// The session ended elsewhere while this request worked on it: no
-    /// session, and the browser's cookie is dropped.
+    /// session (the cookie is left alone, see [`Self::unknown_cookie`]).
     pub fn lost(&mut self) {
         *self = SessionState::unknown_cookie();
     }

@@ -204,8 +204,9 @@ impl<'r> Session<'r> {
     ///
     /// A session that ended or was revoked meanwhile (another request, an
     /// administrator, another instance) stays ended: this fails with
-    /// [`Error::SessionEnded`] and the cookie is cleared, rather than
-    /// bringing the session back.
+    /// [`Error::SessionEnded`] and the request goes on without a session,
+    /// rather than bringing it back. The browser's cookie is left as it is
+    /// (it names nothing now, or a token another request just issued).
     pub async fn cycle_id(&self) -> Result<(), Error> {
         let token = secret::random_secret();
         let (old, record) = {

@@ -71,6 +71,11 @@ async fn timed<'c>(
 async fn a_postgresql_outage_is_not_a_logout() {
     let Some(pg) = PgServer::start() else { return };
     let app = TestApp::with(on_store(&pg.url())).await;
+    // Every LISTEN starts from an empty cache: cache only once listening.
+    eventually(Duration::from_secs(10), "the instance listens", || async {
+        app.stats().coherent
+    })
+    .await;
     app.login("alice").await;
     app.get("/set/draft/kept").await;
     let cookie = app.session_cookie().expect("cookie").value().to_owned();

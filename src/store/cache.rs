@@ -144,13 +144,6 @@ impl Memory {
         drop(generation);
     }
 
-    /// Caches a row this instance just wrote (nothing can have raced it).
-    pub fn put_written(&self, record: SessionRecord, now: i64) {
-        let Some(entries) = &self.entries else { return };
-        let _generation = self.stripe(key(&record.token_hash));
-        entries.insert(key(&record.token_hash), cached(record, now));
-    }
-
     /// Changes the cached copy of `token_hash`, if there is one.
     pub fn update(&self, token_hash: &str, change: impl FnOnce(&mut SessionRecord)) {
         let Some(entries) = &self.entries else { return };
@@ -257,7 +250,7 @@ mod tests {
     #[test]
     fn an_entry_under_another_full_hash_is_not_this_one() {
         let memory = Memory::new(10);
-        memory.put_written(record(HASH), 0);
+        memory.put_if(memory.generation(HASH), record(HASH), 0);
         assert!(memory.get("00000000000000aa1111111111111111").is_none());
     }
 }

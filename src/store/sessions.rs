@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rocket::tokio::sync::broadcast;
+use rocket::tokio::sync::{broadcast, Mutex as AsyncMutex, MutexGuard};
 use serde::Serialize;
 
 use super::cache::{key, lock, Coherence, Memory};
@@ -137,7 +137,12 @@ pub(crate) struct Sessions {
     /// (notifications may have been missed).
     changes: broadcast::Sender<Option<u64>>,
     reports: Reports,
+    /// See [`Sessions::user_lock`].
+    user_locks: Box<[AsyncMutex<()>]>,
 }
+
+/// Stripes of the per-user locks.
+const USER_LOCKS: usize = 64;
 
 impl Sessions {
     pub fn new(
@@ -157,6 +162,7 @@ impl Sessions {
             counters: StoreCounters::default(),
             changes: broadcast::channel(1024).0,
             reports,
+            user_locks: (0..USER_LOCKS).map(|_| AsyncMutex::new(())).collect(),
         }
     }
 
@@ -304,8 +310,12 @@ impl Sessions {
 
     /// Stores a new anonymous session row, then serves it from memory.
     pub async fn insert(&self, caller: Caller<'_>, record: &SessionRecord) -> Result<(), Error> {
+        // Taken before the write: a revocation or eviction that lands
+        // between the write and the caching (here or from another
+        // instance) keeps the row out of memory.
+        let seen = self.memory.generation(&record.token_hash);
         self.write(caller, self.store.insert(record)).await?;
-        self.memory.put_written(record.clone(), self.clock.now());
+        self.memory.put_if(seen, record.clone(), self.clock.now());
         Ok(())
     }
 
@@ -320,11 +330,16 @@ impl Sessions {
         how: SessionStart,
         replaced: Option<&str>,
     ) -> Result<(), Error> {
-        self.insert(caller, record).await?;
-        if let Some(user) = &record.user_id {
-            let now = self.clock.now();
-            self.reports.started(user, &record.token_hash, now, how);
-            metrics::counter!("session_security_logins_total").increment(1);
+        {
+            // The start is reported before a revocation of the same user
+            // on this instance can report the end.
+            let _user = self.user_lock(record.user_id.as_deref()).await;
+            self.insert(caller, record).await?;
+            if let Some(user) = &record.user_id {
+                let now = self.clock.now();
+                self.reports.started(user, &record.token_hash, now, how);
+                metrics::counter!("session_security_logins_total").increment(1);
+            }
         }
         if let Some(old) = replaced {
             self.end(caller, old, SessionEnd::Replaced).await?;
@@ -381,6 +396,8 @@ impl Sessions {
         if let Some(seen) = self.pending_stamp(old_hash) {
             record.last_activity = record.last_activity.max(seen);
         }
+        let _user = self.user_lock(record.user_id.as_deref()).await;
+        let seen = self.memory.generation(&record.token_hash);
         let rotated = self
             .write(caller, self.store.rotate(old_hash, &record))
             .await?;
@@ -390,7 +407,7 @@ impl Sessions {
         };
         record.last_activity = record.last_activity.max(last_activity);
         let now = self.clock.now();
-        self.memory.put_written(record.clone(), now);
+        self.memory.put_if(seen, record.clone(), now);
         if let Some(user) = &record.user_id {
             self.reports.ended(user, old_hash, now, SessionEnd::Rotated);
             self.reports
@@ -409,6 +426,7 @@ impl Sessions {
         token_hash: &str,
         by: Option<&str>,
     ) -> Result<bool, Error> {
+        let _user = self.user_lock(Some(user_id)).await;
         let revoked = self.write(caller, self.store.revoke(token_hash)).await?;
         self.forget(token_hash);
         if revoked {
@@ -430,6 +448,7 @@ impl Sessions {
         except: Option<&str>,
         by: Option<&str>,
     ) -> Result<usize, Error> {
+        let _user = self.user_lock(Some(user_id)).await;
         let revoked = self
             .write(caller, self.store.revoke_user(user_id, except))
             .await?;
@@ -523,6 +542,20 @@ impl Sessions {
             self.store.live_count(now, absolute_after),
         )
         .await
+    }
+
+    /// Serialises, on this instance, the changes of one user's sessions
+    /// that report a start or an end (login, rotation, revocation), so
+    /// their reports come in the order of the changes. `None` (a visitor)
+    /// takes no lock.
+    async fn user_lock(&self, user_id: Option<&str>) -> Option<MutexGuard<'_, ()>> {
+        let user_id = user_id?;
+        // FNV-1a: any spread will do, the stripes only lessen contention.
+        let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let stripe = &self.user_locks[(hash % self.user_locks.len() as u64) as usize];
+        Some(stripe.lock().await)
     }
 
     /// Drops a session from memory after a change here, spoiling reads

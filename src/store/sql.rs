@@ -217,12 +217,15 @@ impl SessionStore for SqlStore {
                    RETURNING user_id, expire_after";
         let row: Option<(Option<String>, i64)> = match &self.pool {
             #[cfg(feature = "sqlite")]
-            StorePool::Sqlite(p) => {
-                sqlx::query_as(sql)
-                    .bind(token_hash)
-                    .fetch_optional(p)
-                    .await?
-            }
+            // `fetch_all`, not `fetch_optional`: sqlx's SQLite worker hands
+            // the first row back before it steps the statement to its end,
+            // which is what commits it; until then another connection
+            // still reads the row (and could cache it again).
+            StorePool::Sqlite(p) => sqlx::query_as(sql)
+                .bind(token_hash)
+                .fetch_all(p)
+                .await?
+                .pop(),
             #[cfg(feature = "postgres")]
             StorePool::Postgres(p) => {
                 let sql = format!(
@@ -346,11 +349,12 @@ impl SessionStore for SqlStore {
         // DELETE … RETURNING: two relogins racing for one backup, one wins.
         let sql = "DELETE FROM session_security_backups WHERE id_hash = $1 \
                    RETURNING id_hash, user_id, data, expires_at";
-        let row = on_pool!(&self.pool, |p| sqlx::query_as(sql)
+        // `fetch_all`: the delete has committed when it returns (see `delete`).
+        let rows: Vec<BackupRecord> = on_pool!(&self.pool, |p| sqlx::query_as(sql)
             .bind(id_hash)
-            .fetch_optional(p)
+            .fetch_all(p)
             .await)?;
-        Ok(row)
+        Ok(rows.into_iter().next())
     }
 
     async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error> {
