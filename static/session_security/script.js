@@ -65,7 +65,8 @@
   /**
    * Messages between the tabs of this browser: BroadcastChannel, or storage
    * events where it is missing. Each carries the user's tag; a tab ignores
-   * those of another user.
+   * those of another user. Any script of the origin can post one: nothing
+   * in them may uncover a locked page without the server's word.
    */
   class TabChannel {
     constructor(tag, on, receive) {
@@ -489,10 +490,10 @@
       });
     }
 
-    /** A request with the CSRF header, bounded in time, its body included. */
-    request(url, init) {
+    /** A request with the CSRF header (`token`, else the page's), bounded in time, its body included. */
+    request(url, init, token) {
       const c = this.c;
-      const headers = { Accept: "application/json", [c.csrfHeader]: c.csrfToken };
+      const headers = { Accept: "application/json", [c.csrfHeader]: token || c.csrfToken };
       return fetch(url, Object.assign({ credentials: "same-origin", cache: "no-store", headers, signal: AbortSignal.timeout(TIMEOUT) }, init));
     }
 
@@ -674,10 +675,28 @@
       this.listen();
     }
 
+    /**
+     * Another tab's relogin, with the new CSRF token. A live page takes it
+     * as it comes; a locked one comes back only if the server confirms it:
+     * a keepalive with that token answers the timing for a live session of
+     * this user whose token it is, and nothing else. A forged message (any
+     * script of the origin can post one) leaves the page locked, and there.
+     */
+    async confirm(token) {
+      if (this.state < EXPIRED) return this.relogged(true, token);
+      try {
+        const r = await this.request(this.c.keepaliveUrl + "?tag=" + encodeURIComponent(this.tag), { method: "POST" }, token);
+        const b = r.ok && (await r.json());
+        if (b && b.idle >= 0 && this.state == EXPIRED) this.relogged(true, token);
+      } catch (e) {
+        // No answer: still locked; the dialog's own login will do.
+      }
+    }
+
     receive(m) {
       const type = m.type;
       if (type == "pong") this.take(m);
-      else if (type == "relogin") this.relogged(true, m.token);
+      else if (type == "relogin") this.confirm(m.token);
       else if (type == "out") this.leave(this.c.loginUrl);
       else if (type == "ended") this.pushed(m.how);
       else if (m.at <= Date.now() + 5000) {
