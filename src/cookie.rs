@@ -53,6 +53,33 @@ pub(crate) fn named(base: &'static str, config: &Config) -> &'static str {
     }
 }
 
+/// The crate's cookies a request carries, found in one pass over the jar
+/// (each `CookieJar::get` hashes the name with SipHash).
+#[derive(Default)]
+pub(crate) struct Sent<'r> {
+    pub session: Option<&'r str>,
+    pub backup: Option<&'r str>,
+    pub csrf: Option<&'r str>,
+}
+
+impl<'r> Sent<'r> {
+    pub fn of(jar: &'r rocket::http::CookieJar<'_>, config: &Config) -> Self {
+        let [session, backup, csrf] =
+            [SESSION_COOKIE, BACKUP_COOKIE, CSRF_COOKIE].map(|base| named(base, config));
+        let mut sent = Sent::default();
+        for cookie in jar.iter() {
+            let slot = match cookie.name() {
+                name if name == session => &mut sent.session,
+                name if name == backup => &mut sent.backup,
+                name if name == csrf => &mut sent.csrf,
+                _ => continue,
+            };
+            *slot = Some(cookie.value());
+        }
+        sent
+    }
+}
+
 fn build(
     name: &'static str,
     value: String,
@@ -95,20 +122,16 @@ pub(crate) fn user(value: String, config: &Config) -> Header<'static> {
 /// (`sent`), the live session's user tag, and whether the user signed out.
 /// An anonymous request keeps [`SIGNED_OUT`], so the marker outlives the
 /// login page the signing-out tab goes to.
-pub(crate) fn user_change(
-    sent: Option<&str>,
-    tag: Option<String>,
-    signed_out: bool,
-) -> CookieChange {
+pub(crate) fn user_change(sent: Option<&str>, tag: Option<&str>, signed_out: bool) -> CookieChange {
     let wanted = match (tag, signed_out) {
         (Some(tag), _) => Some(tag),
-        (None, true) => Some(SIGNED_OUT.to_owned()),
+        (None, true) => Some(SIGNED_OUT),
         (None, false) if sent == Some(SIGNED_OUT) => return CookieChange::Keep,
         (None, false) => None,
     };
     match (sent, wanted) {
-        (sent, Some(value)) if sent == Some(value.as_str()) => CookieChange::Keep,
-        (_, Some(value)) => CookieChange::Set(value),
+        (sent, Some(value)) if sent == Some(value) => CookieChange::Keep,
+        (_, Some(value)) => CookieChange::Set(value.to_owned()),
         (Some(_), None) => CookieChange::Clear,
         (None, None) => CookieChange::Keep,
     }
@@ -137,7 +160,7 @@ mod tests {
 
     #[test]
     fn the_user_cookie_follows_the_session() {
-        let tag = || Some("t1".to_owned());
+        let tag = || Some("t1");
         assert_eq!(
             user_change(None, tag(), false),
             CookieChange::Set("t1".into())

@@ -1,10 +1,11 @@
 //! The fairing: loads and judges the session before routing, persists and
 //! sets cookies after the handler.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::Status;
+use rocket::http::{HeaderMap, Status};
 use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 
 use crate::audit::{Reports, SessionEnd, SessionEvents};
@@ -276,7 +277,8 @@ impl Fairing for SessionSecurity {
             return;
         };
         let now = shared.clock.now();
-        let state = match evaluate(&shared, request, now).await {
+        let sent = cookie::Sent::of(request.cookies(), &shared.config);
+        let state = match evaluate(&shared, sent.session, now).await {
             Ok(state) => state,
             Err(e) => {
                 // Not a logout: the request is answered 503 and the
@@ -286,19 +288,14 @@ impl Fairing for SessionSecurity {
                 return;
             }
         };
-        let locale = match state.user_id() {
-            Some(_) => shared.locale_for(request),
-            None => crate::i18n::DEFAULT_LOCALE.to_owned(),
-        };
-        let value = |name| {
-            let cookie = request.cookies().get(cookie::named(name, &shared.config));
-            cookie.map(|c| c.value().to_owned())
-        };
         let cookies = BrowserCookies {
-            backup_id: value(BACKUP_COOKIE),
-            visitor_csrf: value(CSRF_COOKIE).filter(|t| secret::well_formed(t)),
+            backup_id: sent.backup.map(str::to_owned),
+            visitor_csrf: sent
+                .csrf
+                .filter(|t| secret::well_formed(t))
+                .map(str::to_owned),
         };
-        request.local_cache(|| RequestSession::new(shared, now, locale, cookies, state));
+        request.local_cache(|| RequestSession::new(shared, now, cookies, state));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
@@ -329,7 +326,8 @@ impl Fairing for SessionSecurity {
         // are neither, and parsing their media type is no small part of
         // the fairing's cost.
         let signed_in = session.lock().user_id().is_some();
-        if signed_in && is_html(response) {
+        let own = request.uri().path().starts_with(BASE);
+        if signed_in && !own && is_html(response) {
             crate::inject::dialogs(shared, request, session, response).await;
         }
     }
@@ -338,15 +336,12 @@ impl Fairing for SessionSecurity {
 /// Loads the session and ends it first if it expired. The ping's `idleFor`
 /// is merged by the ping route, after this; ordinary activity is recorded
 /// after routing, in `persist`, where the route (and so its name) is known.
-async fn evaluate(shared: &Shared, request: &Request<'_>, now: i64) -> Result<SessionState, Error> {
-    let cookie = request
-        .cookies()
-        .get(cookie::named(SESSION_COOKIE, &shared.config));
-    let Some(token) = cookie.map(|c| c.value()).filter(|t| secret::well_formed(t)) else {
+async fn evaluate(shared: &Shared, token: Option<&str>, now: i64) -> Result<SessionState, Error> {
+    let Some(token) = token.filter(|t| secret::well_formed(t)) else {
         return Ok(SessionState::default());
     };
-    let hash = secret::hash(token);
     let sessions = &shared.sessions;
+    let hash = sessions.token_hash(token);
     let Some(mut record) = sessions.load(&hash).await? else {
         return Ok(SessionState::unknown_cookie());
     };
@@ -443,9 +438,11 @@ fn write_cookies(
         CookieChange::Clear => response.adjoin_header(cookie::removal(BACKUP_COOKIE, config)),
         CookieChange::Keep => {}
     }
-    let tag = state.user_id().map(|id| shared.user_tag(id));
+    let tag = state
+        .user_id()
+        .map(|id| shared.sessions.reports().user_tag(id));
     let sent = request.cookies().get(cookie::named(USER_COOKIE, config));
-    match cookie::user_change(sent.map(|c| c.value()), tag, state.signed_out()) {
+    match cookie::user_change(sent.map(|c| c.value()), tag.as_deref(), state.signed_out()) {
         CookieChange::Set(value) => response.adjoin_header(cookie::user(value, config)),
         CookieChange::Clear => response.adjoin_header(cookie::removal(USER_COOKIE, config)),
         CookieChange::Keep => {}
@@ -469,11 +466,13 @@ async fn persist(
     let Some(hash) = writes.token_hash else {
         return Ok(());
     };
-    let stamp = match writes.activity_refused || is_cross_origin(request) {
+    let stamp = match writes.activity_refused {
         true => None,
         false if is_passive(&shared.config, request) => writes.stamp,
         false => Some(session.now),
     };
+    // Checked last: reading headers is a large part of the fairing's cost.
+    let stamp = stamp.filter(|_| !is_cross_origin(request));
     if let Some(at) = stamp {
         // Activity that cannot be written yet is kept for the next flush;
         // it is no reason to refuse the request.
@@ -520,16 +519,28 @@ fn is_login_page(config: &Config, path: &str) -> bool {
 /// Metadata send neither header, and count as before.
 fn is_cross_origin(request: &Request<'_>) -> bool {
     let headers = request.headers();
-    let site = headers.get_one("Sec-Fetch-Site");
+    let site = header(headers, "Sec-Fetch-Site");
     if matches!(site, None | Some("same-origin") | Some("none")) {
         return false;
     }
-    headers.get_one("Sec-Fetch-Mode") != Some("navigate")
+    header(headers, "Sec-Fetch-Mode") != Some("navigate")
+}
+
+/// The first value of the header `name`. Rocket's `get_one` hashes the
+/// name with SipHash a byte at a time (some 800 instructions); a scan of
+/// a request's or response's few headers costs a fraction of that, and
+/// the fairing reads headers on every request.
+fn header<'h>(headers: &'h HeaderMap<'_>, name: &str) -> Option<&'h str> {
+    let found = headers.iter().find(|h| h.name == name)?;
+    match found.value {
+        Cow::Borrowed(value) => Some(value),
+        Cow::Owned(_) => headers.get_one(name),
+    }
 }
 
 /// Whether the response says it is HTML, without parsing its media type.
 fn is_html(response: &Response<'_>) -> bool {
-    let content_type = response.headers().get_one("Content-Type");
+    let content_type = header(response.headers(), "Content-Type");
     content_type.is_some_and(|t| {
         t.trim_start()
             .get(..9)

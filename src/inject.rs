@@ -44,7 +44,7 @@ pub(crate) async fn dialogs(
     if !is_page(response) || own || sized.is_none_or(|size| size > MAX_PAGE) {
         return;
     }
-    let dialogs = Dialogs::of(session, shared);
+    let dialogs = Dialogs::of(session, shared, request);
     if !dialogs.authenticated || (!shared.config.inject && !cfg!(debug_assertions)) {
         return;
     }

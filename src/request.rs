@@ -6,7 +6,7 @@
 //! and every field is private, so the rules for them live here once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rocket::Request;
 use serde_json::{Map, Value};
@@ -375,8 +375,9 @@ pub(crate) struct RequestSession {
     pub backup_id: Option<String>,
     /// The visitor's CSRF cookie, if the browser sent a well-formed one.
     pub visitor_csrf: Option<String>,
-    /// The locale for the browser's strings.
-    pub locale: String,
+    /// The locale for the browser's strings, chosen when first asked for:
+    /// most responses never show a string.
+    locale: OnceLock<String>,
     /// Whether the request arrived with an authenticated session, live or
     /// expired just now.
     pub was_authenticated: bool,
@@ -393,7 +394,6 @@ impl RequestSession {
     pub fn new(
         shared: Arc<Shared>,
         now: i64,
-        locale: String,
         cookies: BrowserCookies,
         state: SessionState,
     ) -> Self {
@@ -403,7 +403,7 @@ impl RequestSession {
             now,
             backup_id: cookies.backup_id,
             visitor_csrf: cookies.visitor_csrf,
-            locale,
+            locale: OnceLock::new(),
             was_authenticated,
             unreadable: false,
             store_failed: AtomicBool::new(false),
@@ -418,7 +418,6 @@ impl RequestSession {
             ..RequestSession::new(
                 shared,
                 now,
-                crate::i18n::DEFAULT_LOCALE.into(),
                 BrowserCookies::default(),
                 SessionState::default(),
             )
@@ -431,7 +430,7 @@ impl RequestSession {
             now: 0,
             backup_id: None,
             visitor_csrf: None,
-            locale: crate::i18n::DEFAULT_LOCALE.into(),
+            locale: OnceLock::new(),
             was_authenticated: false,
             unreadable: false,
             store_failed: AtomicBool::new(false),
@@ -442,6 +441,14 @@ impl RequestSession {
     /// The state for `request`; an empty one if the fairing did not run.
     pub fn of<'r>(request: &'r Request<'_>) -> &'r RequestSession {
         request.local_cache(RequestSession::absent)
+    }
+
+    /// The locale of the browser's strings for `request` (this request).
+    pub fn locale(&self, request: &Request<'_>) -> &str {
+        self.locale.get_or_init(|| match &self.shared {
+            Some(shared) => shared.locale_for(request),
+            None => crate::i18n::DEFAULT_LOCALE.to_owned(),
+        })
     }
 
     /// Locks the state. Never hold the guard across an `.await`.

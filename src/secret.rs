@@ -20,6 +20,42 @@ pub(crate) fn hash(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
+/// [`hash`] of the tokens seen lately, so that a session served from
+/// memory costs no SHA-256 (a large part of a cached request). Keyed by a
+/// 128-bit SipHash of the token under keys drawn at launch: nobody outside
+/// the process can make two tokens meet, and the raw token is never kept.
+pub(crate) struct TokenHashes {
+    seen: Option<quick_cache::sync::Cache<u128, std::sync::Arc<str>>>,
+    keys: [std::collections::hash_map::RandomState; 2],
+}
+
+impl TokenHashes {
+    /// Remembers up to `capacity` tokens (the session cache's size); none
+    /// with 0.
+    pub fn new(capacity: u64) -> Self {
+        TokenHashes {
+            seen: (capacity > 0).then(|| quick_cache::sync::Cache::new(capacity as usize)),
+            keys: Default::default(),
+        }
+    }
+
+    /// `hash(token)`, from memory when the token was seen lately.
+    pub fn of(&self, token: &str) -> std::sync::Arc<str> {
+        use std::hash::BuildHasher;
+        let Some(seen) = &self.seen else {
+            return hash(token).into();
+        };
+        let [high, low] = self.keys.each_ref().map(|key| key.hash_one(token));
+        let fingerprint = (u128::from(high) << 64) | u128::from(low);
+        if let Some(hash) = seen.get(&fingerprint) {
+            return hash;
+        }
+        let hash: std::sync::Arc<str> = hash(token).into();
+        seen.insert(fingerprint, hash.clone());
+        hash
+    }
+}
+
 /// Lowercase hex in one allocation: every request with a cookie hashes it.
 fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -95,6 +131,16 @@ pub(crate) fn user_tag(key: &str, user_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_token_hashes_are_the_hashes() {
+        for capacity in [0, 2] {
+            let hashes = TokenHashes::new(capacity);
+            for token in ["a", "b", "a", "c", "a", "b"] {
+                assert_eq!(&*hashes.of(token), hash(token), "capacity {capacity}");
+            }
+        }
+    }
 
     #[test]
     fn hash_is_lowercase_hex_sha256() {

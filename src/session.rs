@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rocket::request::{FromRequest, Outcome};
-use rocket::{Ignite, Orbit, Request, Rocket, Sentinel};
+use rocket::{Ignite, Request, Rocket, Sentinel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -24,9 +24,9 @@ use crate::templates::Dialogs;
 pub struct Session<'r> {
     request: &'r RequestSession,
     shared: &'r Arc<Shared>,
-    rocket: &'r Rocket<Orbit>,
-    /// The browser's User-Agent, for the device of a new login.
-    user_agent: Option<&'r str>,
+    /// The HTTP request: its headers are read only when needed (the
+    /// User-Agent at a login, the locale for the dialogs).
+    http: &'r Request<'r>,
 }
 
 impl<'r> Session<'r> {
@@ -122,7 +122,10 @@ impl<'r> Session<'r> {
     /// Fails without changing anything when the store cannot take it; the
     /// response is then a `503`.
     pub async fn login(&self, user_id: &str) -> Result<(), Error> {
-        let expire_after = self.shared.expire_after_for(self.rocket, user_id).await;
+        let expire_after = self
+            .shared
+            .expire_after_for(self.http.rocket(), user_id)
+            .await;
         let now = self.request.now;
         let token = secret::random_secret();
         let (old, record) = {
@@ -143,7 +146,7 @@ impl<'r> Session<'r> {
                 authenticated_at: Some(now),
                 last_activity: now,
                 expire_after,
-                device: crate::device::describe(self.user_agent),
+                device: crate::device::describe(self.http.headers().get_one("User-Agent")),
             };
             (old, record)
         };
@@ -263,7 +266,7 @@ impl<'r> Session<'r> {
     /// The warning and relogin dialogs for this page: the
     /// `session_security` value of its template context (see [`Dialogs`]).
     pub fn dialogs(&self) -> Dialogs {
-        Dialogs::of(self.request, self.shared)
+        Dialogs::of(self.request, self.shared, self.http)
     }
 
     /// Merges the ping's `idleFor` (seconds the browser saw no activity):
@@ -304,6 +307,11 @@ impl<'r> Session<'r> {
         self.request
     }
 
+    /// The locale of the browser's strings for this request.
+    pub(crate) fn locale(&self) -> &'r str {
+        self.request.locale(self.http)
+    }
+
     pub(crate) fn shared(&self) -> &'r Shared {
         self.shared
     }
@@ -327,8 +335,7 @@ impl<'r> FromRequest<'r> for Session<'r> {
             Some(shared) => Outcome::Success(Session {
                 request: session,
                 shared,
-                rocket: request.rocket(),
-                user_agent: request.headers().get_one("User-Agent"),
+                http: request,
             }),
             None => Outcome::Error((
                 rocket::http::Status::InternalServerError,

@@ -4,6 +4,7 @@
 
 use std::sync::OnceLock;
 
+use rocket::Request;
 use rocket_dyn_templates::tera::{Context, Tera};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -73,9 +74,9 @@ pub struct Dialogs {
 }
 
 impl Dialogs {
-    pub(crate) fn of(request: &RequestSession, shared: &Shared) -> Dialogs {
+    pub(crate) fn of(request: &RequestSession, shared: &Shared, http: &Request<'_>) -> Dialogs {
         let config = &shared.config;
-        let lang = request.locale.clone();
+        let lang = request.locale(http).to_owned();
         let strings = i18n::strings(&lang).clone();
         let state = request.lock();
         let (authenticated, config_json) = match (state.expiry(), state.record()) {

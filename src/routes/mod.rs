@@ -12,9 +12,12 @@ pub use catcher::catchers;
 pub(crate) use catcher::is_background;
 pub(crate) use events::OpenStreams;
 
+use std::io::Cursor;
+
 use rocket::form::{self, FromFormField, ValueField};
-use rocket::http::Status;
-use rocket::response::status::Custom;
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::{self, status::Custom, Responder, Response};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post, routes, Route};
 
@@ -41,6 +44,20 @@ pub(crate) fn refusal(status: Status, code: &str, message: String) -> Custom<Jso
     Custom(status, Json(json!({ "error": code, "message": message })))
 }
 
+/// The ping's answer, a bare JSON value: built with one header, where
+/// `Json` sets its content type twice (the ping is the hottest route).
+struct PingAnswer(Value);
+
+impl<'r> Responder<'r, 'static> for PingAnswer {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let body = self.0.to_string();
+        Response::build()
+            .header(ContentType::JSON)
+            .sized_body(body.len(), Cursor::new(body))
+            .ok()
+    }
+}
+
 /// The ping's `idleFor`: whole seconds, digits only.
 struct IdleFor(u64);
 
@@ -65,7 +82,7 @@ async fn ping(
     idleFor: form::Result<'_, IdleFor>,
     tag: Option<&str>,
     session: Session<'_>,
-) -> Result<Json<Value>, Custom<Json<Value>>> {
+) -> Result<PingAnswer, Custom<Json<Value>>> {
     let idle_for = match idleFor {
         Ok(IdleFor(idle_for)) => Some(idle_for),
         Err(errors)
@@ -89,20 +106,20 @@ async fn ping(
     };
     metrics::counter!("session_security_pings_total").increment(1);
     if tag.is_some_and(|tag| !session.is_user_tag(tag)) {
-        return Ok(Json(json!("logout")));
+        return Ok(PingAnswer(json!("logout")));
     }
     if let Some(idle_for) = idle_for {
         session.merge_idle_for(idle_for);
     }
     let Some(timing) = session.timing() else {
-        return Ok(Json(json!("logout")));
+        return Ok(PingAnswer(json!("logout")));
     };
     if timing.idle >= timing.warn_after {
         // The answer would warn: first make sure no other instance saw
         // the user active meanwhile.
         session.catch_up().await;
     }
-    Ok(Json(match session.timing() {
+    Ok(PingAnswer(match session.timing() {
         Some(timing) => json!(timing.idle),
         None => json!("logout"),
     }))

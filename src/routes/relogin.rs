@@ -42,7 +42,7 @@ pub(crate) async fn after_relogin(
         "userTag": session.shared().user_tag(&user.user_id),
         "csrfToken": session.csrf_token(),
     });
-    let locale = &session.request().locale;
+    let locale = session.locale();
     let html = after_relogin_page(&message, same_user != Some(false), locale).map_err(|e| {
         rocket::error!("session security: {e}");
         Status::InternalServerError

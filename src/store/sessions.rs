@@ -139,6 +139,7 @@ pub(crate) struct Sessions {
     reports: Reports,
     /// See [`Sessions::user_lock`].
     user_locks: Box<[AsyncMutex<()>]>,
+    token_hashes: crate::secret::TokenHashes,
 }
 
 /// Stripes of the per-user locks.
@@ -163,7 +164,14 @@ impl Sessions {
             changes: broadcast::channel(1024).0,
             reports,
             user_locks: (0..USER_LOCKS).map(|_| AsyncMutex::new(())).collect(),
+            token_hashes: crate::secret::TokenHashes::new(tuning.capacity),
         }
+    }
+
+    /// The store key of a session token (its SHA-256), from memory for
+    /// the tokens seen lately.
+    pub fn token_hash(&self, token: &str) -> Arc<str> {
+        self.token_hashes.of(token)
     }
 
     /// What the read path did since launch, and whether it is coherent.
