@@ -1,16 +1,19 @@
 //! The script and stylesheet, embedded in the crate, and their
 //! content-hashed URLs (served by `routes::assets` with long cache
 //! headers): no file server to set up, and a new release never meets a
-//! stale cached copy. What is embedded is the minified form `build.rs`
-//! makes of `static/session_security/` (comments and whitespace gone).
+//! stale cached copy. What is embedded is `static/session_security/`, which
+//! `client/build` generates from the readable source in `client/src/`
+//! (bundled and minified, names mangled) and which is committed, so that
+//! building the crate needs no npm; `tests/asset_weight.rs` fails when the
+//! two drift apart.
 
 use std::sync::OnceLock;
 
 use crate::paths::ASSETS_PATH;
 
-pub(crate) const SCRIPT: &str = include_str!(concat!(env!("OUT_DIR"), "/script.js"));
-pub(crate) const STYLE: &str = include_str!(concat!(env!("OUT_DIR"), "/style.css"));
-pub(crate) const AFTER_RELOGIN: &str = include_str!(concat!(env!("OUT_DIR"), "/after_relogin.js"));
+pub(crate) const SCRIPT: &str = include_str!("../static/session_security/script.js");
+pub(crate) const STYLE: &str = include_str!("../static/session_security/style.css");
+pub(crate) const AFTER_RELOGIN: &str = include_str!("../static/session_security/after_relogin.js");
 
 /// A short content hash of both assets, part of their URLs.
 pub(crate) fn version() -> &'static str {

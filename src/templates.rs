@@ -84,6 +84,7 @@ impl Dialogs {
                 let timing = crate::activity::Timing::new(expiry, config, request.now);
                 let script_config = json!({
                     "pingUrl": crate::paths::PING_PATH,
+                    "eventsUrl": format!("{}/events", crate::paths::BASE),
                     "keepaliveUrl": crate::paths::KEEPALIVE_PATH,
                     "logoutUrl": crate::paths::LOGOUT_PATH,
                     "afterLogoutUrl": config.logout_url,

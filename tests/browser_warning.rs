@@ -357,3 +357,66 @@ async fn unsaved_form_guard_never_blocks_the_expiry() {
     );
     browser.finish().await;
 }
+
+#[rocket::async_test]
+async fn the_host_page_hears_warning_activity_expiry_relogin_and_sign_out() {
+    if !browser::available() {
+        return;
+    }
+    let served = app::serve(Settings::default()).await;
+    let browser = Browser::start().await;
+    open_windows(&browser, &served, 1).await;
+    browser
+        .js("window.__heard = []; \
+             for (const name of ['warned', 'active', 'expired', 'relogged-in', 'signed-out']) { \
+               document.addEventListener('session-security:' + name, (e) => { \
+                 window.__heard.push({ name, detail: e.detail, content: !!document.getElementById('content') }); \
+                 if (name == 'signed-out') sessionStorage.setItem('signedOut', JSON.stringify(e.detail)); \
+               }); \
+             }")
+        .await;
+    assert!(browser.shown_within("session_security_warning", 6).await);
+    browser.press_key().await;
+    assert!(browser.hidden_within("session_security_warning", 2).await);
+    browser.relogin("alice").await;
+    assert!(browser.hidden_within("session_security_relogin", 8).await);
+    let heard = browser.js("return window.__heard;").await;
+    let names: Vec<&str> = heard
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["warned", "active", "warned", "expired", "relogged-in"],
+        "{heard}"
+    );
+    let warned = &heard[0]["detail"];
+    assert!(
+        (1..=4).contains(&warned["secondsLeft"].as_i64().unwrap_or(-1)),
+        "{warned}"
+    );
+    assert!(warned["expiresAt"].as_f64().is_some(), "{warned}");
+    assert!(heard[1]["detail"]["lastActivity"].as_f64().is_some());
+    assert_eq!(heard[3]["detail"]["locked"], true);
+    assert_eq!(heard[3]["content"], true, "told before the content left");
+    let relogged = &heard[4]["detail"];
+    assert_eq!(relogged["sameUser"], true);
+    assert!(
+        relogged["csrfToken"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{relogged}"
+    );
+    assert_eq!(heard[4]["content"], true, "told once the content is back");
+
+    assert!(browser.shown_within("session_security_warning", 6).await);
+    browser.click("#session_security_logout").await;
+    assert!(browser.url_within(|url| url.contains("/login"), 5).await);
+    let signed_out = browser
+        .js("return sessionStorage.getItem('signedOut');")
+        .await;
+    assert_eq!(signed_out, r#"{"reason":"logout"}"#);
+    browser.finish().await;
+}
