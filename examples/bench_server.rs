@@ -21,7 +21,9 @@ use rocket::fairing::AdHoc;
 use rocket::request::{FromRequest, Outcome};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, routes, Orbit, Request, Rocket};
-use rocket_session_security::{Session, SessionRecord, SessionSecurity, SessionStore, SqlStore};
+use rocket_session_security::{
+    Session, SessionAdmin, SessionRecord, SessionSecurity, SessionStore, SqlStore,
+};
 
 /// Release builds refuse to launch without a secret key; any fixed one will do.
 const SECRET_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
@@ -60,10 +62,12 @@ impl<'r> FromRequest<'r> for Launched<'r> {
 #[get("/bench/stats")]
 fn stats(rocket: Launched<'_>) -> Json<Value> {
     let rocket = rocket.0;
-    let stats = SessionSecurity::stats(rocket);
+    let stats = SessionAdmin::of(rocket)
+        .expect("the fairing is attached")
+        .stats();
     Json(json!({
         "stats": stats,
-        "cached_sessions": SessionSecurity::cached_sessions(rocket),
+        "cached_sessions": SessionAdmin::of(rocket).expect("the fairing is attached").cached_sessions(),
         "rss_kib": rss_kib(),
     }))
 }

@@ -443,9 +443,10 @@
 //! ([`SessionInfo`]: an opaque id, never the token or its hash; start,
 //! last activity, absolute end, device, current), [`Session::revoke`] ends
 //! one of their own, [`Session::revoke_others`] all but the current, and
-//! [`SessionSecurity::revoke_user`] every session of a user from outside a
-//! request (a password change, an administrator). A revoked session is
-//! deleted, never backed up; the other instances drop it within a second,
+//! [`SessionAdmin::revoke_user`] every session of a user from outside a
+//! request (a password change, an administrator). A revoked session stays
+//! as a tombstone until the purge, so every instance refuses it, and is
+//! never backed up; the other instances drop it within a second,
 //! and its open tabs leave the page within 2 s through
 //! `GET /session_security/events`, a server-sent event stream that one tab
 //! per browser holds.
@@ -511,32 +512,10 @@
 //!
 //! ## Layout, for contributors
 //!
-//! One concern per file; a module imports only modules listed above it
-//! (`scripts/check-imports` fails the build on a circle). Users import
-//! everything from the crate root.
-//!
-//! | module | what it holds |
-//! |---|---|
-//! | `paths` | route paths, CSRF field and header names, `local_path` |
-//! | `secret` | random tokens, their hashes, the user tag, constant-time compare |
-//! | `clock`, `error`, `i18n` | time source; error types; locales and strings |
-//! | `config` | the `session_security` table, validated at launch |
-//! | `activity` | expiry arithmetic ([`Timing`] is its public view) |
-//! | `assets`, `cookie` | the embedded, minified script and style; the cookies, their changes and headers |
-//! | `device`, `audit` | a browser's short description; session starts and ends, [`SessionEvents`], and the reports to them |
-//! | `store/` | records, [`SessionStore`], [`SqlStore`], its pool, the memory and its trust, the one write path (`sessions`), PostgreSQL notifications and heartbeats |
-//! | `shared` | managed state and the application's hooks |
-//! | `request` | the per-request session state, changed through [`Session`] |
-//! | `templates` | Tera registration, [`Dialogs`], the relogin result page |
-//! | `session` | the [`Session`] handle |
-//! | `guard` | [`Authenticated`], [`CsrfChecked`], [`CsrfForm`] |
-//! | `relogin` | the backup at expiry and the restore after a relogin |
-//! | `user_sessions` | a user's sessions: [`SessionInfo`], listing and revoking |
-//! | `routes/` | every handler the fairing mounts (the event stream too), and the catchers |
-//! | `unavailable`, `background` | the 503 answer; flush, purge and peers |
-//! | `inject` | the dialogs put into every signed-in HTML page |
-//! | `throttle` | [`LoginThrottle`]: the bound on password hashes at once, the backoff per username and address |
-//! | `fairing` | wiring at launch, and the rules applied to each request |
+//! Folders by feature, one concern per file, no import circle between
+//! files or folders (`scripts/check-imports` fails the build on one); the
+//! README's "Layout" section maps them. Users import everything from the
+//! crate root.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -546,48 +525,40 @@ compile_error!(
     "rocket_session_security needs a store: enable the `sqlite` (default) or `postgres` feature"
 );
 
-mod activity;
-mod assets;
-mod audit;
-mod background;
+mod classify;
+mod client;
 mod clock;
 mod config;
-mod cookie;
-mod device;
 mod error;
 mod fairing;
-mod guard;
-mod i18n;
-mod inject;
+mod lifecycle;
 mod paths;
 mod relogin;
-mod request;
 mod routes;
+mod runtime;
 mod secret;
 mod session;
-mod shared;
 mod store;
-mod templates;
 mod throttle;
-mod unavailable;
-mod user_sessions;
 
-pub use activity::Timing;
-pub use audit::{SessionEnd, SessionEvent, SessionEvents, SessionStart};
+pub use client::dialogs::{register_templates, Dialogs};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use cookie::{BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
 pub use error::{ConfigError, Error};
 pub use fairing::SessionSecurity;
-pub use guard::{Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, NoFields};
+pub use lifecycle::{SessionEnd, SessionEvent, SessionEvents, SessionStart};
 pub use paths::{local_path, CSRF_FIELD, CSRF_HEADER};
 pub use relogin::{after_login, Relogin};
 pub use routes::catchers;
-pub use session::Session;
-pub use shared::{LocaleHook, UserTimeouts};
+pub use runtime::{LocaleHook, UserTimeouts};
+pub use session::cookies::{BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
+pub use session::expiry::Timing;
+pub use session::guards::{
+    Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, NoFields,
+};
+pub use session::per_user::SessionInfo;
+pub use session::{Session, SessionAdmin};
 pub use store::{
     BackupRecord, Purged, Removed, SessionRecord, SessionStore, SqlStore, StoreStats, REVOKED,
 };
-pub use templates::{register_templates, Dialogs};
 pub use throttle::{LoginRefused, LoginThrottle, ThrottleConfig};
-pub use user_sessions::SessionInfo;

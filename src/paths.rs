@@ -14,6 +14,8 @@ pub(crate) const BASE: &str = "/session_security";
 pub(crate) const PING_PATH: &str = "/session_security/ping";
 /// The one route of ours that counts as activity.
 pub(crate) const KEEPALIVE_PATH: &str = "/session_security/keepalive";
+/// The server-sent event stream one tab per browser holds.
+pub(crate) const EVENTS_PATH: &str = "/session_security/events";
 /// Logout for the warning dialog's button.
 pub(crate) const LOGOUT_PATH: &str = "/session_security/logout";
 /// Where a login handler sends the browser after a relogin.

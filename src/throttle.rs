@@ -20,10 +20,10 @@ use rocket::{Build, Orbit, Request, Rocket};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::classify::is_background;
 use crate::clock::{Clock, SystemClock};
 use crate::config::MAX_SECONDS;
-use crate::routes::is_background;
-use crate::shared::Shared;
+use crate::runtime::Runtime;
 
 /// Largest `tracked_pairs`: far beyond a real flood's reach (see
 /// [`ThrottleConfig::tracked_pairs`]), and a guard against a typo that
@@ -523,7 +523,7 @@ impl Fairing for ThrottleFairing {
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {
         let throttle = rocket.state::<LoginThrottle>();
-        let session_clock = rocket.state::<Arc<Shared>>().map(|s| s.clock.clone());
+        let session_clock = rocket.state::<Arc<Runtime>>().map(|s| s.clock.clone());
         if let (Some(throttle), Some(clock)) = (throttle, session_clock) {
             throttle.clock.get_or_init(|| clock);
         }

@@ -55,7 +55,6 @@ fn build_example() -> PathBuf {
         "src",
         "static",
         "templates",
-        "build.rs",
         "Cargo.toml",
         "Cargo.lock",
         "examples/minimal/main.rs",

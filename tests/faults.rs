@@ -21,7 +21,7 @@ use common::{eventually, figment, fresh_postgres_database, LibraryApp, TestApp, 
 use rocket::figment::Figment;
 use rocket::http::{Cookie, Header, Status};
 use rocket_session_security::{
-    ManualClock, SessionSecurity, SessionStore, SqlStore, REVOKED, SESSION_COOKIE,
+    ManualClock, SessionAdmin, SessionStore, SqlStore, REVOKED, SESSION_COOKIE,
 };
 use sqlx::PgPool;
 use test_support::proxy::{Connection, Proxy};
@@ -144,7 +144,10 @@ impl Pair {
 
     /// `a` revokes every session of alice (an administrator's call).
     async fn revoke_alice(&self) -> Result<usize, rocket_session_security::Error> {
-        SessionSecurity::revoke_user(self.a.client.rocket(), "alice", None).await
+        SessionAdmin::of(self.a.client.rocket())
+            .expect("the fairing is attached")
+            .revoke_user("alice", None)
+            .await
     }
 }
 

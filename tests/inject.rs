@@ -193,7 +193,7 @@ fn tricky(name: &str) -> Option<RawHtml<String>> {
 async fn app(inject: bool) -> TestApp {
     let clock = ManualClock::new(T0);
     let figment = figment().merge(("session_security.inject", inject));
-    let fairing = SessionSecurity::new().with_clock(clock.clone());
+    let fairing = SessionSecurity::fairing().with_clock(clock.clone());
     let rocket = app_with(figment, fairing).mount(
         "/",
         routes![

@@ -37,8 +37,9 @@ use rocket::local::asynchronous::Client;
 use rocket::serde::json::{Json, Value};
 use rocket::{get, routes};
 use rocket_session_security::{
-    Error, ManualClock, Session, SessionEnd, SessionEvent, SessionEvents, SessionInfo,
-    SessionSecurity, SessionStart, SessionStore, SqlStore, BACKUP_COOKIE, REVOKED, SESSION_COOKIE,
+    Error, ManualClock, Session, SessionAdmin, SessionEnd, SessionEvent, SessionEvents,
+    SessionInfo, SessionSecurity, SessionStart, SessionStore, SqlStore, BACKUP_COOKIE, REVOKED,
+    SESSION_COOKIE,
 };
 use sha2::Sha256;
 
@@ -321,7 +322,7 @@ impl World {
             ));
         let mut clients = Vec::new();
         for instance in 0..instances {
-            let fairing = SessionSecurity::new()
+            let fairing = SessionSecurity::fairing()
                 .with_clock(clock.clone())
                 .with_events(heard.on(instance));
             let rocket = app_with(figment.clone(), fairing).mount(
@@ -332,7 +333,10 @@ impl World {
         }
         for client in &clients {
             eventually(SECOND * 5, "the instance is coherent", || async {
-                SessionSecurity::stats(client.rocket()).is_some_and(|s| s.coherent)
+                SessionAdmin::of(client.rocket())
+                    .expect("the fairing is attached")
+                    .stats()
+                    .coherent
             })
             .await;
         }
@@ -1160,7 +1164,9 @@ impl<'w> Sequence<'w> {
         let on = self.instance();
         let by = self.by();
         let rocket = self.w.instances[on].rocket();
-        let count = SessionSecurity::revoke_user(rocket, user, by)
+        let count = SessionAdmin::of(rocket)
+            .expect("the fairing is attached")
+            .revoke_user(user, by)
             .await
             .expect("revoke_user");
         self.log(format!("revoke_user({user}, {by:?}) on #{on} -> {count}"));
@@ -1278,7 +1284,9 @@ impl<'w> Sequence<'w> {
         let cookies = self.browsers[b].jar.cookies();
         let (reply, count) = rocket::tokio::join!(
             send(&self.w.instances[x], "/inv/cycle", &cookies),
-            SessionSecurity::revoke_user(self.w.instances[y].rocket(), &user, by)
+            SessionAdmin::of(self.w.instances[y].rocket())
+                .expect("the fairing is attached")
+                .revoke_user(&user, by)
         );
         let count = count.expect("revoke_user");
         self.browsers[b].jar.apply(&reply.set);
@@ -1479,7 +1487,9 @@ impl<'w> Sequence<'w> {
         let cookies = self.browsers[b].jar.cookies();
         let (reply, count) = rocket::tokio::join!(
             send(&self.w.instances[x], "/logout", &cookies),
-            SessionSecurity::revoke_user(self.w.instances[y].rocket(), &user, by)
+            SessionAdmin::of(self.w.instances[y].rocket())
+                .expect("the fairing is attached")
+                .revoke_user(&user, by)
         );
         let count = count.expect("revoke_user");
         self.browsers[b].jar.apply(&reply.set);
@@ -1513,7 +1523,9 @@ impl<'w> Sequence<'w> {
         let path = format!("/login/{user}");
         let (reply, count) = rocket::tokio::join!(
             send(&self.w.instances[x], &path, &cookies),
-            SessionSecurity::revoke_user(self.w.instances[y].rocket(), &user, by)
+            SessionAdmin::of(self.w.instances[y].rocket())
+                .expect("the fairing is attached")
+                .revoke_user(&user, by)
         );
         let count = count.expect("revoke_user");
         self.browsers[b].jar.apply(&reply.set);
@@ -1597,7 +1609,9 @@ impl<'w> Sequence<'w> {
                          its row: {row:?}; reported: {told:?}; cached: {:?}; served again: {again}",
                         self.sessions[t].id,
                         self.sessions[t].end,
-                        SessionSecurity::cached_sessions(client.rocket()),
+                        SessionAdmin::of(client.rocket())
+                            .expect("the fairing is attached")
+                            .cached_sessions(),
                     );
                 }
                 let started = Instant::now();
@@ -2051,7 +2065,9 @@ impl SessionStore for GatedStore {
 /// after a moment, and the revocation runs after the write.
 async fn revoke_while_held(client: &Client, gate: &Gate, user: &str, by: Option<&str>) -> usize {
     gate.written.notified().await;
-    let revoking = SessionSecurity::revoke_user(client.rocket(), user, by);
+    let revoking = SessionAdmin::of(client.rocket())
+        .expect("the fairing is attached")
+        .revoke_user(user, by);
     let mut revoking = std::pin::pin!(revoking);
     let ended = match rocket::tokio::time::timeout(Duration::from_millis(300), &mut revoking).await
     {
@@ -2078,7 +2094,7 @@ async fn gated_instance() -> (Client, Arc<Gate>, Heard) {
         inner,
         gate: gate.clone(),
     };
-    let fairing = SessionSecurity::new()
+    let fairing = SessionSecurity::fairing()
         .with_clock(ManualClock::new(T0))
         .with_events(heard.clone())
         .with_store(store);
@@ -2110,7 +2126,10 @@ async fn regression_a_login_racing_revoke_user_is_not_served_from_memory() {
     // it, and the old one too unless the login ended it first.
     assert!((1..=2).contains(&ended), "revoked {ended}: {events:?}");
     let hash = test_support::token_hash(&token);
-    let stored = SessionSecurity::sessions_of(client.rocket(), "alice").await;
+    let stored = SessionAdmin::of(client.rocket())
+        .expect("the fairing is attached")
+        .sessions_of("alice")
+        .await;
     assert!(stored.expect("listed").is_empty(), "nothing of alice lives");
     let reply = send(&client, "/passive", &[Cookie::new(SESSION_COOKIE, token)]).await;
     assert_eq!(
@@ -2172,7 +2191,10 @@ async fn regression_a_request_with_the_rotated_away_token_keeps_the_browser_sign
     assert_eq!(ping.body, "\"logout\"", "the old token is refused");
     jar.apply(&cycle.set);
     jar.apply(&ping.set);
-    let live = SessionSecurity::sessions_of(client.rocket(), "alice").await;
+    let live = SessionAdmin::of(client.rocket())
+        .expect("the fairing is attached")
+        .sessions_of("alice")
+        .await;
     assert_eq!(live.expect("listed").len(), 1, "alice's session lives on");
     assert!(
         jar.get(SESSION_COOKIE).is_some(),

@@ -10,7 +10,7 @@ use common::{app_with, figment, LibraryApp, TestApp, T0};
 use rocket::http::Status;
 use rocket::tokio::sync::Notify;
 use rocket::{get, routes, State};
-use rocket_session_security::{Error, ManualClock, Session, SessionSecurity};
+use rocket_session_security::{Error, ManualClock, Session, SessionAdmin, SessionSecurity};
 
 /// Holds a rotation until the test has done something in between.
 #[derive(Default)]
@@ -41,9 +41,12 @@ async fn cycle(session: Session<'_>) -> &'static str {
 async fn gated_app() -> (TestApp, Arc<Gate>) {
     let clock = ManualClock::new(T0);
     let gate = Arc::new(Gate::default());
-    let rocket = app_with(figment(), SessionSecurity::new().with_clock(clock.clone()))
-        .mount("/", routes![cycle_later, cycle])
-        .manage(gate.clone());
+    let rocket = app_with(
+        figment(),
+        SessionSecurity::fairing().with_clock(clock.clone()),
+    )
+    .mount("/", routes![cycle_later, cycle])
+    .manage(gate.clone());
     (TestApp::launch(rocket, clock).await, gate)
 }
 
@@ -94,14 +97,20 @@ async fn cycle_id_does_not_revive_a_session_revoked_meanwhile() {
     let revoke = async {
         gate.loaded.notified().await;
         let rocket = app.client.rocket();
-        let ended = SessionSecurity::revoke_user(rocket, "alice", Some("admin")).await;
+        let ended = SessionAdmin::of(rocket)
+            .expect("the fairing is attached")
+            .revoke_user("alice", Some("admin"))
+            .await;
         assert_eq!(ended.expect("revoked"), 1);
         gate.go.notify_one();
     };
     let ((status, body), ()) = rocket::tokio::join!(rotate, revoke);
     assert_eq!(status, Status::Conflict, "{body}");
     assert_eq!(app.whoami().await, None, "no live copy under a new token");
-    let sessions = SessionSecurity::sessions_of(app.client.rocket(), "alice").await;
+    let sessions = SessionAdmin::of(app.client.rocket())
+        .expect("the fairing is attached")
+        .sessions_of("alice")
+        .await;
     assert!(
         sessions.expect("listed").is_empty(),
         "nothing of alice lives"

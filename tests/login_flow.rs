@@ -48,7 +48,7 @@ async fn signout(_form: CsrfForm<NoFields>, session: Session<'_>) -> &'static st
 
 async fn app() -> TestApp {
     let clock = ManualClock::new(T0);
-    let fairing = SessionSecurity::new().with_clock(clock.clone());
+    let fairing = SessionSecurity::fairing().with_clock(clock.clone());
     let rocket = app_with(figment(), fairing).mount("/", routes![form, signin, signout]);
     TestApp::launch(rocket, clock).await
 }

@@ -14,8 +14,8 @@ use common::{app_with, figment, LibraryApp, TestApp, T0};
 use rocket::http::{Cookie, Header, Status};
 use rocket::tokio::sync::Notify;
 use rocket_session_security::{
-    BackupRecord, Error, ManualClock, Purged, Removed, SessionRecord, SessionSecurity,
-    SessionStore, SqlStore,
+    BackupRecord, Error, ManualClock, Purged, Removed, SessionAdmin, SessionRecord,
+    SessionSecurity, SessionStore, SqlStore,
 };
 
 /// Pauses the next `load` after it has read the store, until released.
@@ -103,7 +103,7 @@ async fn held_app(settings: &[(&str, i64)]) -> (TestApp, Arc<Hold>) {
         hold: hold.clone(),
     };
     let clock = ManualClock::new(T0);
-    let fairing = SessionSecurity::new()
+    let fairing = SessionSecurity::fairing()
         .with_clock(clock.clone())
         .with_store(store);
     (
@@ -151,7 +151,7 @@ async fn a_miss_read_before_a_revocation_does_not_cache_the_revoked_session() {
     let other = TestApp::launch(
         app_with(
             app.figment(),
-            SessionSecurity::new().with_clock(app.clock.clone()),
+            SessionSecurity::fairing().with_clock(app.clock.clone()),
         ),
         app.clock.clone(),
     )
@@ -161,7 +161,10 @@ async fn a_miss_read_before_a_revocation_does_not_cache_the_revoked_session() {
     let read = whoami_with(&app, &alice);
     let revoke = async {
         let rocket = app.client.rocket();
-        let ended = SessionSecurity::revoke_user(rocket, "alice", None).await;
+        let ended = SessionAdmin::of(rocket)
+            .expect("the fairing is attached")
+            .revoke_user("alice", None)
+            .await;
         assert_eq!(ended.expect("revoke"), 1);
     };
     with_read_held(&hold, read, revoke).await;
@@ -180,7 +183,10 @@ async fn a_reload_before_a_revocation_does_not_cache_the_revoked_session() {
     let ping = app.ping(None);
     let revoke = async {
         let rocket = app.client.rocket();
-        let ended = SessionSecurity::revoke_user(rocket, "alice", None).await;
+        let ended = SessionAdmin::of(rocket)
+            .expect("the fairing is attached")
+            .revoke_user("alice", None)
+            .await;
         assert_eq!(ended.expect("revoke"), 1);
     };
     with_read_held(&hold, ping, revoke).await;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{figment, LibraryApp, TestApp, T0};
 use rocket::http::Status;
-use rocket_session_security::{SessionSecurity, SessionStore, SqlStore, SESSION_COOKIE};
+use rocket_session_security::{SessionAdmin, SessionStore, SqlStore, SESSION_COOKIE};
 
 fn store_url(figment: &rocket::figment::Figment) -> String {
     figment
@@ -187,7 +187,11 @@ async fn a_bounded_cache_reads_evicted_sessions_back() {
         let cookie = response.cookies().get(SESSION_COOKIE).expect("cookie");
         cookies.push(cookie.clone().into_owned());
     }
-    let stats = || SessionSecurity::stats(client.rocket()).expect("fairing");
+    let stats = || {
+        SessionAdmin::of(client.rocket())
+            .expect("the fairing is attached")
+            .stats()
+    };
     let before = stats();
     for (cookie, user) in cookies
         .iter()

@@ -369,7 +369,7 @@ async fn the_fairing_reads_login_throttle_and_runs_on_the_session_clock() {
     let clock = ManualClock::new(T0);
     let rocket = rocket::custom(figment)
         .attach(LoginThrottle::fairing()) // before the session fairing: order does not matter
-        .attach(SessionSecurity::new().with_clock(clock.clone()))
+        .attach(SessionSecurity::fairing().with_clock(clock.clone()))
         .manage(PasswordCheck::new())
         .mount("/", routes![login]);
     let app = TestApp::launch(rocket, clock).await;

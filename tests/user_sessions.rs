@@ -12,8 +12,8 @@ use rocket::http::{Header, Status};
 use rocket::serde::json::Json;
 use rocket::{get, routes, Orbit, Rocket};
 use rocket_session_security::{
-    ManualClock, Session, SessionEnd, SessionEvent, SessionEvents, SessionInfo, SessionSecurity,
-    SessionStart, BACKUP_COOKIE, SIGNED_OUT, USER_COOKIE,
+    ManualClock, Session, SessionAdmin, SessionEnd, SessionEvent, SessionEvents, SessionInfo,
+    SessionSecurity, SessionStart, BACKUP_COOKIE, SIGNED_OUT, USER_COOKIE,
 };
 
 /// What the hook heard, as `(user, session, reason)`.
@@ -81,7 +81,7 @@ async fn world(browsers: usize) -> World {
     let figment = figment().merge(("session_security.cache_capacity", 0));
     let mut all = Vec::new();
     for _ in 0..browsers {
-        let fairing = SessionSecurity::new()
+        let fairing = SessionSecurity::fairing()
             .with_clock(clock.clone())
             .with_events(heard.clone());
         let rocket = app_with(figment.clone(), fairing)
@@ -213,13 +213,17 @@ async fn the_application_ends_every_session_of_a_user() {
     w.browsers[2].login("bob").await;
     let rocket: &Rocket<Orbit> = w.browsers[0].client.rocket();
     assert_eq!(
-        SessionSecurity::sessions_of(rocket, "alice")
+        SessionAdmin::of(rocket)
+            .expect("the fairing is attached")
+            .sessions_of("alice")
             .await
             .unwrap()
             .len(),
         2
     );
-    let ended = SessionSecurity::revoke_user(rocket, "alice", None)
+    let ended = SessionAdmin::of(rocket)
+        .expect("the fairing is attached")
+        .revoke_user("alice", None)
         .await
         .unwrap();
     assert_eq!(ended, 2);
@@ -282,7 +286,7 @@ async fn absolute_expiry_is_told_from_idle() {
     let clock = ManualClock::new(T0);
     let heard = Heard::default();
     let figment = figment().merge(("session_security.absolute_after", 20));
-    let fairing = SessionSecurity::new()
+    let fairing = SessionSecurity::fairing()
         .with_clock(clock.clone())
         .with_events(heard.clone());
     let app = TestApp::launch(app_with(figment, fairing), clock).await;

@@ -37,7 +37,9 @@ async fn a_thousand_cookieless_login_forms_store_nothing() {
         );
     }
     assert_eq!(session_rows(&url).await, 0);
-    let stats = rocket_session_security::SessionSecurity::stats(client.rocket()).unwrap();
+    let stats = rocket_session_security::SessionAdmin::of(client.rocket())
+        .expect("the fairing is attached")
+        .stats();
     assert_eq!(stats.writes, 0, "{stats:?}");
 }
 

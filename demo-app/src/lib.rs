@@ -76,7 +76,7 @@ pub fn is_demo(figment: &Figment) -> bool {
 
 /// The demo with the wall clock and the usual configuration.
 pub fn rocket() -> Rocket<Build> {
-    rocket_with(SessionSecurity::new(), figment())
+    rocket_with(SessionSecurity::fairing(), figment())
 }
 
 /// The demo with a given session-security fairing (tests pass one with a

@@ -27,9 +27,8 @@ async fn serve() -> (String, rocket::Shutdown) {
         .merge(("session_security.expire_after", 6));
     let (tx, rx) = rocket::tokio::sync::oneshot::channel();
     let tx = Mutex::new(Some(tx));
-    let rocket = demo_app::rocket_with(SessionSecurity::new(), figment).attach(AdHoc::on_liftoff(
-        "report port",
-        move |rocket| {
+    let rocket = demo_app::rocket_with(SessionSecurity::fairing(), figment).attach(
+        AdHoc::on_liftoff("report port", move |rocket| {
             let port = rocket.config().port;
             let sender = tx.lock().expect("port").take();
             Box::pin(async move {
@@ -37,8 +36,8 @@ async fn serve() -> (String, rocket::Shutdown) {
                     let _ = sender.send(port);
                 }
             })
-        },
-    ));
+        }),
+    );
     let ignited = rocket.ignite().await.expect("ignite");
     let shutdown = ignited.shutdown();
     rocket::tokio::spawn(async move {

@@ -180,7 +180,7 @@ async fn logins_beyond_the_password_checks_at_once_get_503() {
         .merge(Serialized::global("login_throttle.hash_wait_ms", 0))
         .merge(Serialized::global("log_level", "off"));
     let clock = ManualClock::new(common::START);
-    let security = SessionSecurity::new().with_clock(clock.clone());
+    let security = SessionSecurity::fairing().with_clock(clock.clone());
     let app = TestApp::launch(demo_app::rocket_with(security, figment), clock)
         .await
         .holding(dir);

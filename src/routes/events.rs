@@ -19,9 +19,9 @@ use rocket::tokio::sync::broadcast::error::RecvError;
 use rocket::tokio::time::sleep;
 use rocket::{get, Shutdown};
 
-use crate::activity::Expiry;
+use crate::runtime::Runtime;
+use crate::session::expiry::Expiry;
 use crate::session::Session;
-use crate::shared::Shared;
 use crate::store::key;
 
 /// Without a change heard, the stream still asks the store this often:
@@ -78,7 +78,7 @@ impl Drop for Slot {
 
 /// The one session a stream watches.
 struct Watch {
-    shared: Arc<Shared>,
+    runtime: Arc<Runtime>,
     token_hash: String,
     expiry: Expiry,
 }
@@ -89,10 +89,10 @@ impl Watch {
     /// leaves the page), `"expired"` when it outlived them (the tab pings
     /// and offers the relogin). `None` while it lives.
     async fn ended(&mut self) -> Option<&'static str> {
-        let shared = &self.shared;
-        let now = shared.clock.now();
-        let absolute_after = shared.config.absolute_after;
-        match shared.sessions.reload(&self.token_hash).await {
+        let runtime = &self.runtime;
+        let now = runtime.clock.now();
+        let absolute_after = runtime.config.absolute_after;
+        match runtime.sessions.reload(&self.token_hash).await {
             Ok(Some(record)) if record.is_revoked() => Some("signed-out"),
             Ok(Some(record)) => {
                 self.expiry.last_activity = self.expiry.last_activity.max(record.last_activity);
@@ -122,11 +122,11 @@ pub(crate) fn events(
     let slot = match &watch {
         Some(watch) => Some(streams.take(key(&watch.token_hash)).ok_or_else(|| {
             let why = format!("at most {MAX_STREAMS} event streams per session");
-            super::refusal(Status::TooManyRequests, "too_many_streams", why)
+            super::protocol::refusal(Status::TooManyRequests, "too_many_streams", why)
         })?),
         None => None,
     };
-    let mut changes = session.shared().sessions.watch();
+    let mut changes = session.runtime().sessions.watch();
     Ok(EventStream! {
         let (Some(mut watch), Some(_slot)) = (watch, slot) else {
             yield Event::data("expired").event("ended");
@@ -161,7 +161,7 @@ fn watched(session: &Session<'_>, tag: Option<&str>) -> Option<Watch> {
     let expiry = state.expiry()?;
     let token_hash = state.stored_record()?.token_hash.clone();
     Some(Watch {
-        shared: session.shared_arc(),
+        runtime: session.shared_arc(),
         token_hash,
         expiry,
     })

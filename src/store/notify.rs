@@ -26,7 +26,9 @@ use sqlx::postgres::{PgConnection, PgListener, PgPoolOptions};
 use sqlx::{Connection, PgPool};
 
 use super::sessions::Sessions;
-use super::sql::CHANNEL;
+
+/// The PostgreSQL channel every instance listens on.
+pub(crate) const CHANNEL: &str = "session_security";
 
 /// How often an instance checks its listener with a heartbeat.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(2);

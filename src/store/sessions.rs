@@ -32,9 +32,9 @@ use serde::Serialize;
 
 use super::cache::{key, lock, Coherence, Memory};
 use super::{BackupRecord, SessionRecord, SessionStore};
-use crate::audit::{Reports, SessionEnd, SessionStart};
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::lifecycle::{Reports, SessionEnd, SessionStart};
 
 /// On whose behalf a change is asked for.
 #[derive(Clone, Copy)]

@@ -54,10 +54,6 @@ const COLUMNS: &str = "token_hash, user_id, data, csrf_token, created_at, authen
 const TOUCH: &str = "UPDATE session_security_sessions SET last_activity = $1 \
                      WHERE token_hash = $2 AND last_activity < $1";
 
-/// The PostgreSQL channel every instance listens on.
-#[cfg(feature = "postgres")]
-pub(crate) const CHANNEL: &str = "session_security";
-
 /// The payload that tells the other instances to drop a session: this
 /// store's instance id and the first 16 hex digits of the token hash (the
 /// cache key), built in SQL from the row the statement changed, so the
@@ -500,7 +496,7 @@ async fn announce(
     let keys: Vec<u64> = hashes.iter().map(|h| super::key(h)).collect();
     for payload in super::notify::payloads(instance, &keys) {
         sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
+            .bind(super::notify::CHANNEL)
             .bind(payload)
             .execute(&mut *tx)
             .await?;

@@ -9,7 +9,7 @@ use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::Value;
 use rocket::{Build, Rocket};
-use rocket_session_security::{ManualClock, SessionSecurity, StoreStats, SESSION_COOKIE};
+use rocket_session_security::{ManualClock, SessionAdmin, StoreStats, SESSION_COOKIE};
 use sha2::{Digest, Sha256};
 
 use crate::html::form_body;
@@ -102,7 +102,9 @@ impl TestApp {
 
     /// What the read path did so far.
     pub fn stats(&self) -> StoreStats {
-        SessionSecurity::stats(self.client.rocket()).expect("fairing attached")
+        SessionAdmin::of(self.client.rocket())
+            .expect("the fairing is attached")
+            .stats()
     }
 
     /// The store key of this browser's session cookie.

@@ -11,7 +11,8 @@ use rocket::response::Redirect;
 use rocket::{get, post, routes, Request, State};
 use rocket_dyn_templates::{context, Template};
 use rocket_session_security::{
-    after_login, catchers, register_templates, Authenticated, CsrfForm, Session, SessionSecurity,
+    after_login, catchers, register_templates, Authenticated, CsrfForm, Session, SessionAdmin,
+    SessionSecurity,
 };
 
 /// Timings and switches for one served application.
@@ -283,7 +284,9 @@ impl<'r> rocket::request::FromRequest<'r> for Launched<'r> {
 /// (`SessionSecurity::revoke_user`), as an administrator would.
 #[get("/revoke-user/<user>")]
 async fn revoke_user(user: &str, rocket: Launched<'_>) -> String {
-    let ended = SessionSecurity::revoke_user(rocket.0, user, Some("admin"))
+    let ended = SessionAdmin::of(rocket.0)
+        .expect("the fairing is attached")
+        .revoke_user(user, Some("admin"))
         .await
         .expect("revoke");
     format!("revoked {ended}")
@@ -391,8 +394,8 @@ pub async fn serve(settings: Settings) -> Served {
     let push = settings.push;
     let rocket = rocket::custom(figment)
         .attach(match settings.locale {
-            Some(locale) => SessionSecurity::new().with_locale(move |_| Some(locale.into())),
-            None => SessionSecurity::new(),
+            Some(locale) => SessionSecurity::fairing().with_locale(move |_| Some(locale.into())),
+            None => SessionSecurity::fairing(),
         })
         .attach(Template::custom(|engines| {
             register_templates(&mut engines.tera).expect("crate templates");

@@ -199,7 +199,10 @@ fn api_note(_user: Authenticated, _csrf: CsrfChecked) -> &'static str {
 
 /// The test application on `figment`, with the fairing on `clock`.
 pub fn app(figment: Figment, clock: &ManualClock) -> Rocket<Build> {
-    app_with(figment, SessionSecurity::new().with_clock(clock.clone()))
+    app_with(
+        figment,
+        SessionSecurity::fairing().with_clock(clock.clone()),
+    )
 }
 
 /// The test application with a fairing set up by the test.
@@ -277,7 +280,7 @@ impl LibraryApp for TestApp {
         clock: ManualClock,
         setup: impl FnOnce(SessionSecurity) -> SessionSecurity,
     ) -> Self {
-        let fairing = setup(SessionSecurity::new().with_clock(clock.clone()));
+        let fairing = setup(SessionSecurity::fairing().with_clock(clock.clone()));
         TestApp::launch(app_with(figment, fairing), clock).await
     }
 

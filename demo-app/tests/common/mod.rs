@@ -86,7 +86,7 @@ impl DemoApp for TestApp {
 
 /// The demo on `figment`, its fairing on `clock`.
 async fn launch(clock: ManualClock, figment: Figment) -> TestApp {
-    let security = SessionSecurity::new().with_clock(clock.clone());
+    let security = SessionSecurity::fairing().with_clock(clock.clone());
     TestApp::launch(demo_app::rocket_with(security, figment), clock).await
 }
 

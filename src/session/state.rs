@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use rocket::Request;
 use serde_json::{Map, Value};
 
-use crate::activity::{merge_idle_for, Expiry};
-use crate::cookie::CookieChange;
 use crate::error::Error;
+use crate::runtime::Runtime;
 use crate::secret;
-use crate::shared::Shared;
+use crate::session::cookies::CookieChange;
+use crate::session::expiry::{merge_idle_for, Expiry};
 use crate::store::{Caller, SessionRecord};
 
 /// The session row this request works on, with its data parsed on demand.
@@ -368,7 +368,7 @@ pub(crate) struct BrowserCookies {
 /// Request-local session state; its own type, so `local_cache` holds exactly one.
 pub(crate) struct RequestSession {
     /// `None` when the fairing did not run for this request.
-    pub shared: Option<Arc<Shared>>,
+    pub runtime: Option<Arc<Runtime>>,
     /// The time this request is judged at.
     pub now: i64,
     /// The relogin backup cookie's value, if the browser sent one.
@@ -392,14 +392,14 @@ pub(crate) struct RequestSession {
 
 impl RequestSession {
     pub fn new(
-        shared: Arc<Shared>,
+        runtime: Arc<Runtime>,
         now: i64,
         cookies: BrowserCookies,
         state: SessionState,
     ) -> Self {
         let was_authenticated = state.user_id().is_some() || state.expired;
         RequestSession {
-            shared: Some(shared),
+            runtime: Some(runtime),
             now,
             backup_id: cookies.backup_id,
             visitor_csrf: cookies.visitor_csrf,
@@ -412,11 +412,11 @@ impl RequestSession {
     }
 
     /// The state of a request whose session the store could not provide.
-    pub fn unavailable(shared: Arc<Shared>, now: i64) -> Self {
+    pub fn unavailable(runtime: Arc<Runtime>, now: i64) -> Self {
         RequestSession {
             unreadable: true,
             ..RequestSession::new(
-                shared,
+                runtime,
                 now,
                 BrowserCookies::default(),
                 SessionState::default(),
@@ -426,7 +426,7 @@ impl RequestSession {
 
     fn absent() -> Self {
         RequestSession {
-            shared: None,
+            runtime: None,
             now: 0,
             backup_id: None,
             visitor_csrf: None,
@@ -443,12 +443,10 @@ impl RequestSession {
         request.local_cache(RequestSession::absent)
     }
 
-    /// The locale of the browser's strings for `request` (this request).
-    pub fn locale(&self, request: &Request<'_>) -> &str {
-        self.locale.get_or_init(|| match &self.shared {
-            Some(shared) => shared.locale_for(request),
-            None => crate::i18n::DEFAULT_LOCALE.to_owned(),
-        })
+    /// The locale of the browser's strings, chosen by `choose` the first
+    /// time it is asked for (see `client::locales::of_request`).
+    pub fn locale(&self, choose: impl FnOnce() -> String) -> &str {
+        self.locale.get_or_init(choose)
     }
 
     /// Locks the state. Never hold the guard across an `.await`.

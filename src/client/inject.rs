@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rocket::{Request, Response};
 
+use crate::client::dialogs::Dialogs;
 use crate::paths::BASE;
-use crate::request::RequestSession;
-use crate::shared::Shared;
-use crate::templates::Dialogs;
+use crate::runtime::Runtime;
+use crate::session::state::RequestSession;
 
 /// A page that has the warning dialog already (the include, or markup of
 /// the application's own) gets nothing.
@@ -24,7 +24,7 @@ const MAX_PAGE: usize = 8 << 20;
 /// call for it; with `inject` off, warns once (debug builds) about a
 /// signed-in page that has no include.
 pub(crate) async fn dialogs(
-    shared: &Shared,
+    runtime: &Runtime,
     request: &Request<'_>,
     session: &RequestSession,
     response: &mut Response<'_>,
@@ -44,8 +44,8 @@ pub(crate) async fn dialogs(
     if !is_page(response) || own || sized.is_none_or(|size| size > MAX_PAGE) {
         return;
     }
-    let dialogs = Dialogs::of(session, shared, request);
-    if !dialogs.authenticated || (!shared.config.inject && !cfg!(debug_assertions)) {
+    let dialogs = Dialogs::of(session, runtime, request);
+    if !dialogs.authenticated || (!runtime.config.inject && !cfg!(debug_assertions)) {
         return;
     }
     let Ok(page) = response.body_mut().to_bytes().await else {
@@ -57,7 +57,7 @@ pub(crate) async fn dialogs(
     let end = std::str::from_utf8(&page)
         .ok()
         .and_then(|_| body_end(&page));
-    let page = match (placed, end, shared.config.inject) {
+    let page = match (placed, end, runtime.config.inject) {
         (false, Some(at), true) => match dialogs.to_html() {
             Ok(markup) => [&page[..at], markup.as_bytes(), &page[at..]].concat(),
             Err(e) => {

@@ -4,14 +4,14 @@
 use rocket::response::Redirect;
 use serde_json::{Map, Value};
 
-use crate::activity::Expiry;
-use crate::audit::SessionEnd;
 use crate::error::Error;
+use crate::lifecycle::SessionEnd;
 use crate::paths::{local_path, AFTER_RELOGIN_PATH};
-use crate::request::SessionState;
+use crate::runtime::Runtime;
 use crate::secret;
+use crate::session::expiry::Expiry;
+use crate::session::state::SessionState;
 use crate::session::Session;
-use crate::shared::Shared;
 use crate::store::{BackupRecord, Caller};
 
 /// The `relogin` route parameter of a login handler: whether the login
@@ -151,7 +151,7 @@ impl Outcome {
 /// to the logged-in user. Keys the login wrote win over backed-up keys.
 pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outcome, Error> {
     let request = session.request();
-    let shared = session.shared();
+    let runtime = session.runtime();
     let Some(id) = request.backup_id.as_deref() else {
         return Ok(Outcome::NoBackup);
     };
@@ -160,7 +160,7 @@ pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outc
         return Ok(Outcome::NoBackup);
     }
     let id_hash = secret::hash(id);
-    let taken = shared.sessions.take_backup(request.caller(), &id_hash);
+    let taken = runtime.sessions.take_backup(request.caller(), &id_hash);
     let Some(backup) = taken.await? else {
         request.lock().clear_backup_cookie();
         return Ok(Outcome::NoBackup);
@@ -179,7 +179,7 @@ pub(crate) async fn restore(session: &Session<'_>, user_id: &str) -> Result<Outc
         if let Some(data) = state.data() {
             let restorable = saved
                 .into_iter()
-                .filter(|(key, _)| shared.config.restorable(key));
+                .filter(|(key, _)| runtime.config.restorable(key));
             for (key, value) in restorable {
                 data.entry(key).or_insert(value);
             }
@@ -211,7 +211,7 @@ fn restorable_data(
 
 /// Logs an expired session out, backing its data up for a relogin.
 pub(crate) async fn expire(
-    shared: &Shared,
+    runtime: &Runtime,
     mut state: SessionState,
     expiry: Expiry,
     now: i64,
@@ -219,8 +219,8 @@ pub(crate) async fn expire(
     let Some(record) = state.record().cloned() else {
         return Ok(SessionState::default());
     };
-    let config = &shared.config;
-    let sessions = &shared.sessions;
+    let config = &runtime.config;
+    let sessions = &runtime.sessions;
     // The backup first, so a store failure in between leaves the session
     // as it was rather than ended without its backup.
     let backup = match (config.relogin, &record.user_id) {

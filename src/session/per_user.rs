@@ -6,10 +6,10 @@
 
 use serde::Serialize;
 
-use crate::activity::Expiry;
 use crate::error::Error;
+use crate::runtime::Runtime;
+use crate::session::expiry::Expiry;
 use crate::session::Session;
-use crate::shared::Shared;
 use crate::store::{Caller, SessionRecord};
 
 /// One of a user's live sessions, as their list of sessions shows it.
@@ -31,14 +31,14 @@ pub struct SessionInfo {
 }
 
 /// The live sessions of `user_id`, oldest login first.
-async fn live(
-    shared: &Shared,
+pub(crate) async fn live(
+    runtime: &Runtime,
     caller: Caller<'_>,
     user_id: &str,
     now: i64,
 ) -> Result<Vec<SessionRecord>, Error> {
-    let absolute_after = shared.config.absolute_after;
-    let rows = shared.sessions.user_sessions(caller, user_id).await?;
+    let absolute_after = runtime.config.absolute_after;
+    let rows = runtime.sessions.user_sessions(caller, user_id).await?;
     Ok(rows
         .into_iter()
         .filter(|r| !expiry(r).is_expired(now, absolute_after))
@@ -60,13 +60,13 @@ impl Session<'_> {
         let (Some(user_id), current) = self.user_and_hash() else {
             return Ok(Vec::new());
         };
-        let shared = self.shared();
+        let runtime = self.runtime();
         let now = self.request().now;
-        let rows = live(shared, self.request().caller(), &user_id, now).await?;
+        let rows = live(runtime, self.request().caller(), &user_id, now).await?;
         let current = current.as_deref();
         Ok(rows
             .into_iter()
-            .map(|r| info(shared, r, current, now))
+            .map(|r| info(runtime, r, current, now))
             .collect())
     }
 
@@ -77,13 +77,13 @@ impl Session<'_> {
         let (Some(user_id), current) = self.user_and_hash() else {
             return Ok(false);
         };
-        let shared = self.shared();
+        let runtime = self.runtime();
         let now = self.request().now;
         let caller = self.request().caller();
-        let rows = live(shared, caller, &user_id, now).await?;
+        let rows = live(runtime, caller, &user_id, now).await?;
         let Some(record) = rows
             .into_iter()
-            .find(|r| crate::secret::same_secret(&shared.public_id(&r.token_hash), id))
+            .find(|r| crate::secret::same_secret(&runtime.public_id(&r.token_hash), id))
         else {
             return Ok(false);
         };
@@ -92,7 +92,7 @@ impl Session<'_> {
             return Ok(true);
         }
         let by = Some(user_id.as_str());
-        let sessions = &shared.sessions;
+        let sessions = &runtime.sessions;
         sessions
             .revoke(caller, &user_id, &record.token_hash, by)
             .await
@@ -106,7 +106,7 @@ impl Session<'_> {
         };
         // One atomic step in the store: a session rotated meanwhile is
         // revoked under its new token.
-        let sessions = &self.shared().sessions;
+        let sessions = &self.runtime().sessions;
         let (caller, by) = (self.request().caller(), Some(user_id.as_str()));
         sessions
             .revoke_user(caller, &user_id, current.as_deref(), by)
@@ -120,41 +120,24 @@ impl Session<'_> {
     }
 }
 
-/// Ends every session of `user_id`; returns how many ended.
-pub(crate) async fn revoke_user(
-    shared: &Shared,
-    user_id: &str,
-    by: Option<&str>,
-) -> Result<usize, Error> {
-    let sessions = &shared.sessions;
-    sessions
-        .revoke_user(Caller::Background, user_id, None, by)
-        .await
-}
-
-/// The live sessions of `user_id`, none of them `current`.
-pub(crate) async fn sessions_of(shared: &Shared, user_id: &str) -> Result<Vec<SessionInfo>, Error> {
-    let now = shared.clock.now();
-    let rows = live(shared, Caller::Background, user_id, now).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| info(shared, r, None, now))
-        .collect())
-}
-
 /// The list's entry of `record`; `current` names this request's session.
-fn info(shared: &Shared, record: SessionRecord, current: Option<&str>, now: i64) -> SessionInfo {
+pub(crate) fn info(
+    runtime: &Runtime,
+    record: SessionRecord,
+    current: Option<&str>,
+    now: i64,
+) -> SessionInfo {
     let is_current = current == Some(record.token_hash.as_str());
     let expiry = expiry(&record);
     SessionInfo {
-        id: shared.public_id(&record.token_hash),
+        id: runtime.public_id(&record.token_hash),
         started_at: expiry.authenticated_at,
         last_active: if is_current {
             now
         } else {
             record.last_activity
         },
-        absolute_end: expiry.absolute_end(shared.config.absolute_after),
+        absolute_end: expiry.absolute_end(runtime.config.absolute_after),
         device: record.device,
         current: is_current,
     }

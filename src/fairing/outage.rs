@@ -7,7 +7,7 @@ use std::io::Cursor;
 use rocket::http::{ContentType, Header, Status};
 use rocket::{Request, Response};
 
-use crate::routes::is_background;
+use crate::classify::is_background;
 
 /// Seconds a client should wait before trying again.
 pub(crate) const RETRY_AFTER: u64 = 5;

@@ -5,10 +5,11 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::{get, Responder};
 use serde_json::json;
 
-use crate::guard::Authenticated;
+use crate::client::dialogs::after_relogin_page;
+use crate::client::locales;
 use crate::relogin::{restore, Outcome};
+use crate::session::guards::Authenticated;
 use crate::session::Session;
-use crate::templates::after_relogin_page;
 
 /// The small page shown in the relogin frame, framed by our origin only.
 #[derive(Responder)]
@@ -39,10 +40,10 @@ pub(crate) async fn after_relogin(
         "type": "session_security:relogin",
         "sameUser": same_user,
         "restored": outcome == Outcome::Restored,
-        "userTag": session.shared().user_tag(&user.user_id),
+        "userTag": session.runtime().user_tag(&user.user_id),
         "csrfToken": session.csrf_token(),
     });
-    let locale = session.locale();
+    let locale = locales::of_request(session.request(), session.runtime(), session.http());
     let html = after_relogin_page(&message, same_user != Some(false), locale).map_err(|e| {
         rocket::error!("session security: {e}");
         Status::InternalServerError

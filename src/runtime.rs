@@ -39,7 +39,7 @@ pub trait UserTimeouts: Send + Sync + 'static {
 pub type LocaleHook = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
 
 /// Managed state: configuration, clock, sessions and hooks.
-pub(crate) struct Shared {
+pub(crate) struct Runtime {
     pub config: Config,
     pub clock: Arc<dyn Clock>,
     /// The one write path, and the read path: memory in front of the store.
@@ -54,7 +54,7 @@ pub(crate) struct Shared {
     pub locale: Option<LocaleHook>,
 }
 
-impl Shared {
+impl Runtime {
     /// The public id of the session `token_hash`: what the user's list of
     /// sessions and the audit events name it by, never the hash itself.
     pub fn public_id(&self, token_hash: &str) -> String {
@@ -76,18 +76,5 @@ impl Shared {
         chosen
             .unwrap_or(self.config.expire_after)
             .clamp(least, MAX_SECONDS) as i64
-    }
-}
-
-impl Shared {
-    /// The shipped locale for this request: the hook's choice if it names
-    /// one we ship, else the best `Accept-Language` match.
-    pub fn locale_for(&self, request: &Request<'_>) -> String {
-        let chosen = self.locale.as_ref().and_then(|hook| hook(request));
-        chosen
-            .as_deref()
-            .and_then(crate::i18n::match_tag)
-            .unwrap_or_else(|| crate::i18n::negotiate(request.headers().get_one("Accept-Language")))
-            .to_owned()
     }
 }

@@ -7,13 +7,12 @@ use rocket::{Ignite, Request, Rocket, Sentinel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::audit::{SessionEnd, SessionStart};
 use crate::error::Error;
-use crate::request::{RequestSession, SessionState};
+use crate::lifecycle::{SessionEnd, SessionStart};
+use crate::runtime::Runtime;
 use crate::secret;
-use crate::shared::Shared;
+use crate::session::state::{RequestSession, SessionState};
 use crate::store::SessionRecord;
-use crate::templates::Dialogs;
 
 /// The current request's session, anonymous or authenticated.
 ///
@@ -23,7 +22,7 @@ use crate::templates::Dialogs;
 /// sets no cookie, and the session stays as it was.
 pub struct Session<'r> {
     request: &'r RequestSession,
-    shared: &'r Arc<Shared>,
+    runtime: &'r Arc<Runtime>,
     /// The HTTP request: its headers are read only when needed (the
     /// User-Agent at a login, the locale for the dialogs).
     http: &'r Request<'r>,
@@ -56,7 +55,7 @@ impl<'r> Session<'r> {
     /// would grow past `max_data_bytes` ([`Error::DataTooLarge`]).
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
-        let limit = self.shared.config.max_data_bytes;
+        let limit = self.runtime.config.max_data_bytes;
         let mut state = self.request.lock();
         self.ensure_record(&mut state);
         if let Some(data) = state.data() {
@@ -123,7 +122,7 @@ impl<'r> Session<'r> {
     /// response is then a `503`.
     pub async fn login(&self, user_id: &str) -> Result<(), Error> {
         let expire_after = self
-            .shared
+            .runtime
             .expire_after_for(self.http.rocket(), user_id)
             .await;
         let now = self.request.now;
@@ -146,13 +145,13 @@ impl<'r> Session<'r> {
                 authenticated_at: Some(now),
                 last_activity: now,
                 expire_after,
-                device: crate::device::describe(self.http.headers().get_one("User-Agent")),
+                device: crate::session::device::describe(self.http.headers().get_one("User-Agent")),
             };
             (old, record)
         };
         let how = self.login_kind(user_id).await?;
         let caller = self.request.caller();
-        let sessions = &self.shared.sessions;
+        let sessions = &self.runtime.sessions;
         sessions.start(caller, &record, how, old.as_deref()).await?;
         self.request.lock().begin(record, token);
         Ok(())
@@ -165,7 +164,7 @@ impl<'r> Session<'r> {
         else {
             return Ok(SessionStart::Login);
         };
-        let sessions = &self.shared.sessions;
+        let sessions = &self.runtime.sessions;
         let owner = sessions
             .backup_owner(self.request.caller(), &secret::hash(id))
             .await?;
@@ -186,7 +185,7 @@ impl<'r> Session<'r> {
             .lock()
             .stored_record()
             .map(|r| r.token_hash.clone());
-        let sessions = &self.shared.sessions;
+        let sessions = &self.runtime.sessions;
         let caller = self.request.caller();
         if let Some(old) = old {
             sessions.end(caller, &old, SessionEnd::Logout).await?;
@@ -225,7 +224,7 @@ impl<'r> Session<'r> {
             };
             (old_hash, record)
         };
-        let sessions = &self.shared.sessions;
+        let sessions = &self.runtime.sessions;
         let caller = self.request.caller();
         let Some(old) = old else {
             // Not stored yet (created in this request): nothing can race.
@@ -249,24 +248,18 @@ impl<'r> Session<'r> {
     fn ensure_record(&self, state: &mut SessionState) {
         if state.record().is_none() {
             let csrf = state.visitor_csrf(self.request.visitor_csrf.as_deref());
-            state.start_anonymous(self.request.now, self.shared.config.expire_after, csrf);
+            state.start_anonymous(self.request.now, self.runtime.config.expire_after, csrf);
         }
     }
 
     /// The authenticated session's timing, as of this request.
     pub fn timing(&self) -> Option<crate::Timing> {
         let expiry = self.request.lock().expiry()?;
-        Some(crate::activity::Timing::new(
+        Some(crate::session::expiry::Timing::new(
             expiry,
-            &self.shared.config,
+            &self.runtime.config,
             self.request.now,
         ))
-    }
-
-    /// The warning and relogin dialogs for this page: the
-    /// `session_security` value of its template context (see [`Dialogs`]).
-    pub fn dialogs(&self) -> Dialogs {
-        Dialogs::of(self.request, self.shared, self.http)
     }
 
     /// Merges the ping's `idleFor` (seconds the browser saw no activity):
@@ -281,7 +274,7 @@ impl<'r> Session<'r> {
     /// page that sent it belongs to the live session.
     pub(crate) fn is_user_tag(&self, tag: &str) -> bool {
         let user = self.request.lock().user_id().map(str::to_owned);
-        user.is_some_and(|id| crate::secret::same_secret(&self.shared.user_tag(&id), tag))
+        user.is_some_and(|id| crate::secret::same_secret(&self.runtime.user_tag(&id), tag))
     }
 
     /// The user is active now, even on a passive route (keepalive).
@@ -298,7 +291,7 @@ impl<'r> Session<'r> {
             .stored_record()
             .map(|r| r.token_hash.clone());
         let Some(hash) = hash else { return };
-        if let Ok(Some(fresh)) = self.shared.sessions.reload(&hash).await {
+        if let Ok(Some(fresh)) = self.runtime.sessions.reload(&hash).await {
             self.request.lock().catch_up(fresh.last_activity);
         }
     }
@@ -307,18 +300,18 @@ impl<'r> Session<'r> {
         self.request
     }
 
-    /// The locale of the browser's strings for this request.
-    pub(crate) fn locale(&self) -> &'r str {
-        self.request.locale(self.http)
+    /// The HTTP request this session came with.
+    pub(crate) fn http(&self) -> &'r Request<'r> {
+        self.http
     }
 
-    pub(crate) fn shared(&self) -> &'r Shared {
-        self.shared
+    pub(crate) fn runtime(&self) -> &'r Runtime {
+        self.runtime
     }
 
     /// The managed state, for work that outlives the request (a stream).
-    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
-        self.shared.clone()
+    pub(crate) fn shared_arc(&self) -> Arc<Runtime> {
+        self.runtime.clone()
     }
 }
 
@@ -328,13 +321,13 @@ impl<'r> FromRequest<'r> for Session<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let session = RequestSession::of(request);
-        match &session.shared {
+        match &session.runtime {
             Some(_) if session.unreadable() => {
                 Outcome::Error((rocket::http::Status::ServiceUnavailable, Error::Unavailable))
             }
-            Some(shared) => Outcome::Success(Session {
+            Some(runtime) => Outcome::Success(Session {
                 request: session,
-                shared,
+                runtime,
                 http: request,
             }),
             None => Outcome::Error((
@@ -354,7 +347,7 @@ impl Sentinel for Session<'_> {
 /// True, with an error message saying what to do, when a guard is used
 /// without the fairing.
 pub(crate) fn fairing_missing(rocket: &Rocket<Ignite>) -> bool {
-    let missing = rocket.state::<Arc<Shared>>().is_none();
+    let missing = rocket.state::<Arc<Runtime>>().is_none();
     if missing {
         rocket::error!("{}", Error::NotAttached);
     }

@@ -3,7 +3,7 @@
 use rocket::http::{ContentType, Header};
 use rocket::{get, Responder};
 
-use crate::assets;
+use crate::client::assets;
 
 #[derive(Responder)]
 pub(crate) struct Asset {

@@ -11,9 +11,10 @@ use std::sync::OnceLock;
 
 use crate::paths::ASSETS_PATH;
 
-pub(crate) const SCRIPT: &str = include_str!("../static/session_security/script.js");
-pub(crate) const STYLE: &str = include_str!("../static/session_security/style.css");
-pub(crate) const AFTER_RELOGIN: &str = include_str!("../static/session_security/after_relogin.js");
+pub(crate) const SCRIPT: &str = include_str!("../../static/session_security/script.js");
+pub(crate) const STYLE: &str = include_str!("../../static/session_security/style.css");
+pub(crate) const AFTER_RELOGIN: &str =
+    include_str!("../../static/session_security/after_relogin.js");
 
 /// A short content hash of both assets, part of their URLs.
 pub(crate) fn version() -> &'static str {

@@ -9,9 +9,10 @@ use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
 use rocket::{catch, catchers, Catcher, Request};
 
+use crate::classify::is_background;
 use crate::config::Config;
 use crate::paths::local_path;
-use crate::shared::Shared;
+use crate::runtime::Runtime;
 
 /// The crate's catchers; register them with `.register("/", catchers())`.
 ///
@@ -27,21 +28,13 @@ pub fn catchers() -> Vec<Catcher> {
     catchers![unauthorized]
 }
 
-/// Whether a request was sent by script rather than by a page navigation.
-pub(crate) fn is_background(request: &Request<'_>) -> bool {
-    request.headers().contains("X-Requested-With")
-        || request
-            .accept()
-            .is_some_and(|accept| accept.preferred().media_type().is_json())
-}
-
 #[catch(401)]
 fn unauthorized(request: &Request<'_>) -> Result<Redirect, Custom<Json<Value>>> {
     let default = Config::default();
     let config = request
         .rocket()
-        .state::<Arc<Shared>>()
-        .map_or(&default, |shared| &shared.config);
+        .state::<Arc<Runtime>>()
+        .map_or(&default, |runtime| &runtime.config);
     if is_background(request) {
         return Err(Custom(
             Status::Unauthorized,

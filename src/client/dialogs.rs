@@ -9,21 +9,22 @@ use rocket_dyn_templates::tera::{Context, Tera};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::assets;
+use crate::client::assets;
+use crate::client::locales;
 use crate::error::Error;
-use crate::i18n;
 use crate::paths::{CSRF_FIELD, CSRF_HEADER};
-use crate::request::RequestSession;
-use crate::shared::Shared;
+use crate::runtime::Runtime;
+use crate::session::state::RequestSession;
+use crate::session::Session;
 
 const ALL: (&str, &str) = (
     "session_security/all.html",
-    include_str!("../templates/session_security/all.html"),
+    include_str!("../../templates/session_security/all.html"),
 );
 
 const AFTER_RELOGIN: (&str, &str) = (
     "session_security/after_relogin.html",
-    include_str!("../templates/session_security/after_relogin.html"),
+    include_str!("../../templates/session_security/after_relogin.html"),
 );
 
 /// Registers the crate's templates into an application's Tera, so a base
@@ -73,18 +74,26 @@ pub struct Dialogs {
     pub strings: Value,
 }
 
+impl Session<'_> {
+    /// The warning and relogin dialogs for this page: the
+    /// `session_security` value of its template context (see [`Dialogs`]).
+    pub fn dialogs(&self) -> Dialogs {
+        Dialogs::of(self.request(), self.runtime(), self.http())
+    }
+}
+
 impl Dialogs {
-    pub(crate) fn of(request: &RequestSession, shared: &Shared, http: &Request<'_>) -> Dialogs {
-        let config = &shared.config;
-        let lang = request.locale(http).to_owned();
-        let strings = i18n::strings(&lang).clone();
+    pub(crate) fn of(request: &RequestSession, runtime: &Runtime, http: &Request<'_>) -> Dialogs {
+        let config = &runtime.config;
+        let lang = locales::of_request(request, runtime, http).to_owned();
+        let strings = locales::strings(&lang).clone();
         let state = request.lock();
         let (authenticated, config_json) = match (state.expiry(), state.record()) {
             (Some(expiry), Some(record)) => {
-                let timing = crate::activity::Timing::new(expiry, config, request.now);
+                let timing = crate::session::expiry::Timing::new(expiry, config, request.now);
                 let script_config = json!({
                     "pingUrl": crate::paths::PING_PATH,
-                    "eventsUrl": format!("{}/events", crate::paths::BASE),
+                    "eventsUrl": crate::paths::EVENTS_PATH,
                     "keepaliveUrl": crate::paths::KEEPALIVE_PATH,
                     "logoutUrl": crate::paths::LOGOUT_PATH,
                     "afterLogoutUrl": config.logout_url,
@@ -94,8 +103,8 @@ impl Dialogs {
                     "relogin": config.relogin,
                     "reloginUrl": config.relogin_url,
                     "csrfToken": crate::secret::masked(&record.csrf_token),
-                    "userTag": record.user_id.as_deref().map(|id| shared.user_tag(id)),
-                    "userCookie": crate::cookie::named(crate::cookie::USER_COOKIE, config),
+                    "userTag": record.user_id.as_deref().map(|id| runtime.user_tag(id)),
+                    "userCookie": crate::session::cookies::named(crate::session::cookies::USER_COOKIE, config),
                     "loginUrl": config.login_url,
                     "csrfField": CSRF_FIELD,
                     "csrfHeader": CSRF_HEADER,
@@ -148,7 +157,7 @@ pub(crate) fn after_relogin_page(
     context.insert("message_json", &script_safe_json(message));
     context.insert("script_url", &assets::after_relogin_url());
     context.insert("same_user", &same_user);
-    context.insert("strings", i18n::strings(locale));
+    context.insert("strings", locales::strings(locale));
     tera.render(AFTER_RELOGIN.0, &context)
         .map_err(|e| Error::Template(e.to_string()))
 }

@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use rocket::Request;
 use serde_json::Value;
+
+use crate::runtime::Runtime;
+use crate::session::state::RequestSession;
 
 /// Locale code (`en`, `pt_BR`, …) to its strings.
 fn locales() -> &'static BTreeMap<String, Value> {
@@ -64,6 +68,24 @@ pub(crate) fn negotiate(accept_language: Option<&str>) -> &'static str {
         .iter()
         .find_map(|(_, tag)| match_tag(tag))
         .unwrap_or(DEFAULT_LOCALE)
+}
+
+/// The shipped locale for `request`, chosen once per request: the
+/// application's hook's choice if it names one we ship, else the best
+/// `Accept-Language` match.
+pub(crate) fn of_request<'s>(
+    session: &'s RequestSession,
+    runtime: &Runtime,
+    request: &Request<'_>,
+) -> &'s str {
+    session.locale(|| {
+        let chosen = runtime.locale.as_ref().and_then(|hook| hook(request));
+        chosen
+            .as_deref()
+            .and_then(match_tag)
+            .unwrap_or_else(|| negotiate(request.headers().get_one("Accept-Language")))
+            .to_owned()
+    })
 }
 
 #[cfg(test)]
