@@ -1,6 +1,8 @@
 //! Where "now" comes from: injected, so tests move time instead of sleeping.
 
+#[cfg(feature = "test-util")]
 use std::sync::atomic::{AtomicI64, Ordering};
+#[cfg(feature = "test-util")]
 use std::sync::Arc;
 
 /// A source of the current time, in whole Unix seconds (UTC, so no DST or
@@ -20,10 +22,14 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to; clones share the same time.
+/// A clock that only moves when told to; clones share the same time. For
+/// tests (feature `test-util`): expiry is then a matter of `advance`, not
+/// of sleeping.
 #[derive(Debug, Clone)]
+#[cfg(feature = "test-util")]
 pub struct ManualClock(Arc<AtomicI64>);
 
+#[cfg(feature = "test-util")]
 impl ManualClock {
     /// A clock standing at `unix_seconds`.
     pub fn new(unix_seconds: i64) -> Self {
@@ -41,6 +47,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(feature = "test-util")]
 impl Clock for ManualClock {
     fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)

@@ -51,8 +51,8 @@ impl std::error::Error for ConfigError {}
 /// What can go wrong while reading or changing a session.
 #[derive(Debug)]
 pub enum Error {
-    /// The session store failed.
-    Store(sqlx::Error),
+    /// The session store failed (see [`StoreError`]).
+    Store(StoreError),
     /// The session store did not answer within `store_timeout`.
     Unavailable,
     /// A value could not be turned into or read from JSON.
@@ -130,9 +130,48 @@ impl Error {
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        Error::Store(e)
+/// A session store's own failure: a database error, a lost connection.
+/// Opaque, so that no database driver's type is part of this crate's API;
+/// its [`source`](std::error::Error::source) is the driver's error. A
+/// custom [`SessionStore`](crate::SessionStore) wraps its errors in one.
+#[derive(Debug)]
+pub struct StoreError(Box<dyn std::error::Error + Send + Sync>);
+
+impl StoreError {
+    /// Wraps a store's error.
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError(error.into())
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+impl Error {
+    /// A failure of the SQL store's driver.
+    pub(crate) fn sql(e: sqlx::Error) -> Self {
+        Error::Store(StoreError::new(e))
+    }
+}
+
+/// `?` for the SQL store's driver results: `.db()?` turns a driver error
+/// into [`Error::Store`] without a public `From` impl for it.
+pub(crate) trait DbResult<T> {
+    fn db(self) -> Result<T, Error>;
+}
+
+impl<T> DbResult<T> for Result<T, sqlx::Error> {
+    fn db(self) -> Result<T, Error> {
+        self.map_err(Error::sql)
     }
 }
 

@@ -112,8 +112,8 @@
 //!    user only (under yet another new token), refreshes the CSRF token in
 //!    every open tab and closes their dialogs; another user gets nothing and
 //!    a fresh page. Otherwise it follows `next` when that is a local path
-//!    (see [`local_path`]), else `/`. Real passwords go through
-//!    [`LoginThrottle`] (see Login throttling below).
+//!    (see [`local_path`]), else `/`. Put real password checks behind the
+//!    `rocket_login_throttle` crate (this repository's `login-throttle/`).
 //!
 //! 4. A logout: a POST that carries only its CSRF token.
 //!
@@ -457,59 +457,6 @@
 //! `session_security::audit`, and counted through the `metrics` facade;
 //! none carries a token or session data.
 //!
-//! ## Login throttling
-//!
-//! A password hash is slow on purpose (argon2 holds 19 MiB and a CPU for
-//! each check), so an unguarded login form lets a flood of wrong passwords
-//! take the memory and the CPUs, and lets a guesser try as fast as the
-//! server hashes. [`LoginThrottle`] guards the check: at most
-//! `concurrent_hashes` run at once (a login that waits `hash_wait_ms` for
-//! its turn gets `503` with `Retry-After`), and a username that failed 5
-//! times in a row from one address gets `429` with `Retry-After`, without
-//! a hash, for 30 s, twice as long after each further failure, up to
-//! 15 minutes. Other usernames and other addresses carry on; a success
-//! clears the pair. Attach [`LoginThrottle::fairing`] (it reads the
-//! `login_throttle` table, see [`ThrottleConfig`], and runs on the session
-//! fairing's clock) and put the password check of the login handler (step 3
-//! above) into [`LoginThrottle::attempt`]:
-//!
-//! ```
-//! # use rocket::{post, FromForm, State};
-//! use std::net::SocketAddr;
-//! use rocket::response::Redirect;
-//! use rocket_session_security::{
-//!     after_login, CsrfForm, LoginRefused, LoginThrottle, Relogin, Session,
-//! };
-//!
-//! #[derive(FromForm)]
-//! struct Login { username: String, password: String }
-//!
-//! # fn password_ok(_: &str, _: &str) -> bool { true }
-//! #[post("/login/<relogin..>?<next>", data = "<form>")]
-//! async fn login(
-//!     relogin: Relogin,
-//!     next: Option<&str>,
-//!     throttle: &State<LoginThrottle>,
-//!     peer: SocketAddr,
-//!     form: CsrfForm<Login>,
-//!     session: Session<'_>,
-//! ) -> Result<Redirect, LoginRefused> {
-//!     let (username, password) = (form.username.clone(), form.password.clone());
-//!     let check = move || password_ok(&username, &password);
-//!     let known = throttle.attempt(&form.username, peer.ip(), check).await?;
-//!     if !known || session.login(&form.username).await.is_err() {
-//!         return Ok(relogin.retry("/login", next));
-//!     }
-//!     Ok(after_login(relogin, next))
-//! }
-//! ```
-//!
-//! [`LoginRefused`] answers JSON to scripts and a short page to browsers;
-//! an application that would rather show its login form again takes
-//! [`LoginRefused::status`] and [`LoginRefused::retry_after`] from it.
-//! The peer address is right for a server that clients reach directly;
-//! behind a proxy, see [`LoginThrottle::attempt`] on which address to trust.
-//!
 //! ## Layout, for contributors
 //!
 //! Folders by feature, one concern per file, no import circle between
@@ -539,19 +486,22 @@ mod runtime;
 mod secret;
 mod session;
 mod store;
-mod throttle;
 
 pub use client::dialogs::{register_templates, Dialogs};
-pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "test-util")]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
 pub use config::Config;
-pub use error::{ConfigError, Error};
+pub use error::{ConfigError, Error, StoreError};
 pub use fairing::SessionSecurity;
 pub use lifecycle::{SessionEnd, SessionEvent, SessionEvents, SessionStart};
 pub use paths::{local_path, CSRF_FIELD, CSRF_HEADER};
 pub use relogin::{after_login, Relogin};
 pub use routes::catchers;
-pub use runtime::{LocaleHook, UserTimeouts};
-pub use session::cookies::{BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE};
+pub use runtime::{ChooseLocale, UserTimeouts};
+pub use session::cookies::{
+    CookieNames, BACKUP_COOKIE, CSRF_COOKIE, SESSION_COOKIE, SIGNED_OUT, USER_COOKIE,
+};
 pub use session::expiry::Timing;
 pub use session::guards::{
     Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, NoFields,
@@ -559,6 +509,6 @@ pub use session::guards::{
 pub use session::per_user::SessionInfo;
 pub use session::{Session, SessionAdmin};
 pub use store::{
-    BackupRecord, Purged, Removed, SessionRecord, SessionStore, SqlStore, StoreStats, REVOKED,
+    BackupRecord, Purged, Removed, SessionRecord, SessionStore, SqlStore, StoreStats,
+    UserSessionStore,
 };
-pub use throttle::{LoginRefused, LoginThrottle, ThrottleConfig};

@@ -35,8 +35,29 @@ pub trait UserTimeouts: Send + Sync + 'static {
 }
 
 /// Picks the locale of the browser's strings for a request (e.g. from the
-/// user's profile); `None` falls back to `Accept-Language`.
-pub type LocaleHook = Arc<dyn Fn(&Request<'_>) -> Option<String> + Send + Sync>;
+/// user's profile); `None` falls back to `Accept-Language`. A hook like the
+/// others (a trait), which a plain closure also implements:
+///
+/// ```
+/// use rocket_session_security::SessionSecurity;
+///
+/// let fairing = SessionSecurity::fairing()
+///     .with_locale(|request: &rocket::Request<'_>| request.query_value::<String>("lang")?.ok());
+/// # drop(fairing);
+/// ```
+pub trait ChooseLocale: Send + Sync + 'static {
+    /// The locale for `request` (`pt_BR`, `de`, …), or `None`.
+    fn locale(&self, request: &Request<'_>) -> Option<String>;
+}
+
+impl<F> ChooseLocale for F
+where
+    F: Fn(&Request<'_>) -> Option<String> + Send + Sync + 'static,
+{
+    fn locale(&self, request: &Request<'_>) -> Option<String> {
+        self(request)
+    }
+}
 
 /// Managed state: configuration, clock, sessions and hooks.
 pub(crate) struct Runtime {
@@ -51,7 +72,7 @@ pub(crate) struct Runtime {
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // the listener's
     pub instance: Option<String>,
     pub timeouts: Option<Arc<dyn UserTimeouts>>,
-    pub locale: Option<LocaleHook>,
+    pub locale: Option<Arc<dyn ChooseLocale>>,
 }
 
 impl Runtime {

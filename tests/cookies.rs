@@ -7,24 +7,44 @@ mod common;
 
 use common::{figment, LibraryApp, TestApp};
 use rocket::http::{Cookie, Header, Status};
-use rocket_session_security::SESSION_COOKIE;
+use rocket_session_security::{SessionAdmin, SESSION_COOKIE};
 
 fn secure() -> rocket::figment::Figment {
     figment().merge(("session_security.cookie_secure", true))
 }
 
-#[rocket::async_test]
-async fn over_https_every_cookie_is_host_prefixed() {
-    let app = TestApp::with(secure()).await;
+/// The names of the cookies a login sets.
+async fn names_set_by_login(app: &TestApp) -> Vec<String> {
     let response = app.get("/login/alice").await;
-    let names: Vec<String> = response
+    response
         .headers()
         .get("Set-Cookie")
         .map(|c| c.split('=').next().unwrap_or_default().to_owned())
-        .collect();
+        .collect()
+}
+
+#[rocket::async_test]
+async fn over_https_every_cookie_is_host_prefixed() {
+    let app = TestApp::with(secure()).await;
+    let names = names_set_by_login(&app).await;
     assert!(!names.is_empty());
     for name in &names {
         assert!(name.starts_with("__Host-"), "{name} in {names:?}");
+    }
+}
+
+#[rocket::async_test]
+async fn the_api_names_the_cookies_the_browser_really_gets() {
+    for (figment, prefix) in [(figment(), ""), (secure(), "__Host-")] {
+        let app = TestApp::with(figment).await;
+        let set = names_set_by_login(&app).await;
+        let admin = SessionAdmin::of(app.client.rocket()).expect("the fairing is attached");
+        let names = admin.cookie_names();
+        assert_eq!(names.session, format!("{prefix}{SESSION_COOKIE}"));
+        for name in [names.session, names.user] {
+            assert!(set.iter().any(|s| s == name), "{name} in {set:?}");
+        }
+        assert!(names.backup.starts_with(prefix) && names.csrf.starts_with(prefix));
     }
 }
 

@@ -38,10 +38,11 @@ use rocket::serde::json::{Json, Value};
 use rocket::{get, routes};
 use rocket_session_security::{
     Error, ManualClock, Session, SessionAdmin, SessionEnd, SessionEvent, SessionEvents,
-    SessionInfo, SessionSecurity, SessionStart, SessionStore, SqlStore, BACKUP_COOKIE, REVOKED,
+    SessionInfo, SessionSecurity, SessionStart, SessionStore, SqlStore, BACKUP_COOKIE,
     SESSION_COOKIE,
 };
 use sha2::Sha256;
+use test_support::pausable::{PausableStore, Pause, PausePoint};
 
 // ---------------------------------------------------------------------
 // The configuration every instance runs with.
@@ -1548,7 +1549,7 @@ impl<'w> Sequence<'w> {
             .await
             .expect("load");
         let revoked_new = match row {
-            Some(row) => row.expire_after == REVOKED,
+            Some(row) => row.is_revoked(),
             None => violated!(self, "the new login's row is missing"),
         };
         if revoked_new {
@@ -1742,7 +1743,7 @@ impl<'w> Sequence<'w> {
             }
             if sess.live(now) {
                 let write_through = self.w.write_through;
-                if row.expire_after == REVOKED || row.user_id.as_deref() != Some(&sess.user) {
+                if row.is_revoked() || row.user_id.as_deref() != Some(&sess.user) {
                     violated!(self, "the live session {}'s row is {row:?}", sess.id);
                 }
                 if (write_through && row.last_activity != sess.last_activity)
@@ -1950,121 +1951,12 @@ async fn the_lifecycle_holds_its_invariants_on_two_postgres_instances() {
 // Regressions: the smallest sequences the random runs found, made
 // deterministic with a store that pauses right after a committed write.
 
-/// Holds the next signed-in insert or rotation, once it is committed,
-/// until the test has done something in between.
-#[derive(Default)]
-struct Gate {
-    armed: std::sync::atomic::AtomicBool,
-    written: rocket::tokio::sync::Notify,
-    go: rocket::tokio::sync::Notify,
-}
-
-impl Gate {
-    async fn hold(&self) {
-        if self.armed.swap(false, Ordering::SeqCst) {
-            self.written.notify_one();
-            self.go.notified().await;
-        }
-    }
-}
-
-/// [`SqlStore`], pausing after the write the [`Gate`] is armed for.
-struct GatedStore {
-    inner: SqlStore,
-    gate: Arc<Gate>,
-}
-
-#[rocket::async_trait]
-impl SessionStore for GatedStore {
-    async fn migrate(&self) -> Result<(), Error> {
-        self.inner.migrate().await
-    }
-    async fn load(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<rocket_session_security::SessionRecord>, Error> {
-        self.inner.load(token_hash).await
-    }
-    async fn insert(&self, record: &rocket_session_security::SessionRecord) -> Result<(), Error> {
-        self.inner.insert(record).await?;
-        if record.user_id.is_some() {
-            self.gate.hold().await;
-        }
-        Ok(())
-    }
-    async fn save_data(&self, token_hash: &str, data: &str) -> Result<(), Error> {
-        self.inner.save_data(token_hash, data).await
-    }
-    async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error> {
-        self.inner.touch(token_hash, at).await
-    }
-    async fn touch_many(&self, stamps: &[(String, i64)]) -> Result<(), Error> {
-        self.inner.touch_many(stamps).await
-    }
-    async fn delete(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<rocket_session_security::Removed>, Error> {
-        self.inner.delete(token_hash).await
-    }
-    async fn rotate(
-        &self,
-        old_hash: &str,
-        new: &rocket_session_security::SessionRecord,
-    ) -> Result<Option<i64>, Error> {
-        let rotated = self.inner.rotate(old_hash, new).await?;
-        self.gate.hold().await;
-        Ok(rotated)
-    }
-    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error> {
-        self.inner.revoke_user(user_id, except).await
-    }
-    async fn insert_backup(
-        &self,
-        backup: &rocket_session_security::BackupRecord,
-    ) -> Result<(), Error> {
-        self.inner.insert_backup(backup).await
-    }
-    async fn backup_owner(&self, id_hash: &str) -> Result<Option<String>, Error> {
-        self.inner.backup_owner(id_hash).await
-    }
-    async fn take_backup(
-        &self,
-        id_hash: &str,
-    ) -> Result<Option<rocket_session_security::BackupRecord>, Error> {
-        self.inner.take_backup(id_hash).await
-    }
-    async fn purge(
-        &self,
-        now: i64,
-        absolute_after: u64,
-        retain: u64,
-    ) -> Result<rocket_session_security::Purged, Error> {
-        self.inner.purge(now, absolute_after, retain).await
-    }
-    async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
-        self.inner.live_count(now, absolute_after).await
-    }
-    async fn tag_key(&self, candidate: &str) -> Result<String, Error> {
-        self.inner.tag_key(candidate).await
-    }
-    async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
-        self.inner.revoke(token_hash).await
-    }
-    async fn user_sessions(
-        &self,
-        user_id: &str,
-    ) -> Result<Vec<rocket_session_security::SessionRecord>, Error> {
-        self.inner.user_sessions(user_id).await
-    }
-}
-
 /// Revokes every session of `user` once the gated write is committed,
 /// then lets the write go on. A library that serialises the two (a lock
 /// held across the write) makes the revocation wait: the gate then opens
 /// after a moment, and the revocation runs after the write.
-async fn revoke_while_held(client: &Client, gate: &Gate, user: &str, by: Option<&str>) -> usize {
-    gate.written.notified().await;
+async fn revoke_while_held(client: &Client, gate: &Pause, user: &str, by: Option<&str>) -> usize {
+    gate.reached.notified().await;
     let revoking = SessionAdmin::of(client.rocket())
         .expect("the fairing is attached")
         .revoke_user(user, by);
@@ -2083,17 +1975,12 @@ async fn revoke_while_held(client: &Client, gate: &Gate, user: &str, by: Option<
     ended.expect("revoke_user")
 }
 
-/// One SQLite instance on a [`GatedStore`], with the default
+/// One SQLite instance on a [`PausableStore`], with the default
 /// `cache_max_age` and the memory on, and what its hook heard.
-async fn gated_instance() -> (Client, Arc<Gate>, Heard) {
+async fn gated_instance() -> (Client, Arc<Pause>, Heard) {
     let url = format!("{}?mode=rwc", common::temp_sqlite_url());
-    let inner = SqlStore::connect(&url).await.expect("sqlite");
-    let gate = Arc::new(Gate::default());
+    let (store, gate) = PausableStore::connect(&url).await;
     let heard = Heard::default();
-    let store = GatedStore {
-        inner,
-        gate: gate.clone(),
-    };
     let fairing = SessionSecurity::fairing()
         .with_clock(ManualClock::new(T0))
         .with_events(heard.clone())
@@ -2114,7 +2001,7 @@ async fn regression_a_login_racing_revoke_user_is_not_served_from_memory() {
     let (client, gate, heard) = gated_instance().await;
     let mut jar = Jar::default();
     jar.apply(&send(&client, "/login/alice", &jar.cookies()).await.set);
-    gate.armed.store(true, Ordering::SeqCst);
+    gate.arm(PausePoint::AfterSignedInWrite);
     let revoke = revoke_while_held(&client, &gate, "alice", Some("admin"));
     let sent = jar.cookies();
     let (login, ended) = rocket::tokio::join!(send(&client, "/login/alice", &sent), revoke);
@@ -2150,7 +2037,7 @@ async fn regression_a_rotation_racing_revoke_user_is_not_served_from_memory() {
     let (client, gate, _heard) = gated_instance().await;
     let mut jar = Jar::default();
     jar.apply(&send(&client, "/login/alice", &jar.cookies()).await.set);
-    gate.armed.store(true, Ordering::SeqCst);
+    gate.arm(PausePoint::AfterSignedInWrite);
     let revoke = revoke_while_held(&client, &gate, "alice", None);
     let sent = jar.cookies();
     let (cycle, ended) = rocket::tokio::join!(send(&client, "/inv/cycle", &sent), revoke);
@@ -2211,7 +2098,7 @@ async fn regression_a_request_with_the_rotated_away_token_keeps_the_browser_sign
 #[rocket::async_test]
 async fn regression_a_session_start_is_reported_before_its_end() {
     let (client, gate, heard) = gated_instance().await;
-    gate.armed.store(true, Ordering::SeqCst);
+    gate.arm(PausePoint::AfterSignedInWrite);
     let revoke = revoke_while_held(&client, &gate, "alice", None);
     let (login, ended) = rocket::tokio::join!(send(&client, "/login/alice", &[]), revoke);
     assert_eq!((login.status, ended), (Status::Ok, 1));

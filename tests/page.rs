@@ -85,7 +85,7 @@ async fn strings_follow_accept_language_or_the_hook() {
     assert!(german.contains("lang\":\"de"), "{german}");
     assert!(!german.contains("Your session is about to expire"));
 
-    let hooked = page_app(|f| f.with_locale(|_| Some("pt-BR".into()))).await;
+    let hooked = page_app(|f| f.with_locale(|_: &rocket::Request<'_>| Some("pt-BR".into()))).await;
     hooked.login("alice").await;
     let portuguese = html(&hooked, Some("de")).await;
     assert!(portuguese.contains("lang\":\"pt-BR"), "{portuguese}");

@@ -2,94 +2,20 @@
 //! started before a logout or a revocation must never put the old row back
 //! into memory, whether or not the session was cached when it ended, and
 //! whether the read was a cache miss or a re-read (`reload`) before an
-//! answer. A store wrapper holds one read until the test has ended the
+//! answer. A pausable store holds one read until the test has ended the
 //! session.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::{app_with, figment, LibraryApp, TestApp, T0};
 use rocket::http::{Cookie, Header, Status};
-use rocket::tokio::sync::Notify;
-use rocket_session_security::{
-    BackupRecord, Error, ManualClock, Purged, Removed, SessionAdmin, SessionRecord,
-    SessionSecurity, SessionStore, SqlStore,
-};
-
-/// Pauses the next `load` after it has read the store, until released.
-#[derive(Default)]
-struct Hold {
-    armed: AtomicBool,
-    read: Notify,
-    release: Notify,
-}
-
-struct HeldStore {
-    inner: SqlStore,
-    hold: Arc<Hold>,
-}
-
-#[rocket::async_trait]
-impl SessionStore for HeldStore {
-    async fn migrate(&self) -> Result<(), Error> {
-        self.inner.migrate().await
-    }
-    async fn load(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {
-        let row = self.inner.load(token_hash).await;
-        if self.hold.armed.swap(false, Ordering::SeqCst) {
-            self.hold.read.notify_one();
-            self.hold.release.notified().await;
-        }
-        row
-    }
-    async fn insert(&self, record: &SessionRecord) -> Result<(), Error> {
-        self.inner.insert(record).await
-    }
-    async fn save_data(&self, token_hash: &str, data: &str) -> Result<(), Error> {
-        self.inner.save_data(token_hash, data).await
-    }
-    async fn touch(&self, token_hash: &str, at: i64) -> Result<(), Error> {
-        self.inner.touch(token_hash, at).await
-    }
-    async fn delete(&self, token_hash: &str) -> Result<Option<Removed>, Error> {
-        self.inner.delete(token_hash).await
-    }
-    async fn rotate(&self, old_hash: &str, new: &SessionRecord) -> Result<Option<i64>, Error> {
-        self.inner.rotate(old_hash, new).await
-    }
-    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error> {
-        self.inner.revoke_user(user_id, except).await
-    }
-    async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error> {
-        self.inner.insert_backup(backup).await
-    }
-    async fn backup_owner(&self, id_hash: &str) -> Result<Option<String>, Error> {
-        self.inner.backup_owner(id_hash).await
-    }
-    async fn take_backup(&self, id_hash: &str) -> Result<Option<BackupRecord>, Error> {
-        self.inner.take_backup(id_hash).await
-    }
-    async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error> {
-        self.inner.purge(now, absolute_after, retain).await
-    }
-    async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
-        self.inner.live_count(now, absolute_after).await
-    }
-    async fn tag_key(&self, candidate: &str) -> Result<String, Error> {
-        self.inner.tag_key(candidate).await
-    }
-    async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
-        self.inner.revoke(token_hash).await
-    }
-    async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
-        self.inner.user_sessions(user_id).await
-    }
-}
+use rocket_session_security::{ManualClock, SessionAdmin, SessionSecurity};
+use test_support::pausable::{PausableStore, Pause, PausePoint};
 
 /// An app whose store can hold a read, with the given settings.
-async fn held_app(settings: &[(&str, i64)]) -> (TestApp, Arc<Hold>) {
+async fn held_app(settings: &[(&str, i64)]) -> (TestApp, Arc<Pause>) {
     let mut figment = figment();
     for (key, value) in settings {
         figment = figment.merge((format!("session_security.{key}"), *value));
@@ -97,11 +23,7 @@ async fn held_app(settings: &[(&str, i64)]) -> (TestApp, Arc<Hold>) {
     let url: String = figment
         .extract_inner("databases.session_security.url")
         .expect("url");
-    let hold = Arc::new(Hold::default());
-    let store = HeldStore {
-        inner: SqlStore::connect(&url).await.expect("store"),
-        hold: hold.clone(),
-    };
+    let (store, hold) = PausableStore::connect(&url).await;
     let clock = ManualClock::new(T0);
     let fairing = SessionSecurity::fairing()
         .with_clock(clock.clone())
@@ -129,16 +51,16 @@ async fn whoami_with(app: &TestApp, cookie: &Cookie<'static>) -> Option<String> 
 }
 
 /// Runs `request` with its store read held until `meanwhile` is done.
-async fn with_read_held<R, M>(hold: &Hold, request: R, meanwhile: M)
+async fn with_read_held<R, M>(hold: &Pause, request: R, meanwhile: M)
 where
     R: std::future::Future,
     M: std::future::Future<Output = ()>,
 {
-    hold.armed.store(true, Ordering::SeqCst);
+    hold.arm(PausePoint::AfterLoad);
     let between = async {
-        hold.read.notified().await;
+        hold.reached.notified().await;
         meanwhile.await;
-        hold.release.notify_one();
+        hold.go.notify_one();
     };
     rocket::tokio::join!(request, between);
 }

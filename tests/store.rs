@@ -12,7 +12,7 @@ use std::sync::Arc;
 use common::{fresh_postgres_database, LibraryApp, TestApp};
 
 use rocket_session_security::{
-    BackupRecord, Purged, Removed, SessionRecord, SessionStore, SqlStore,
+    BackupRecord, Purged, Removed, SessionRecord, SessionStore, SqlStore, UserSessionStore,
 };
 
 async fn sqlite_store() -> Option<SqlStore> {

@@ -1,5 +1,5 @@
-//! Login and logout: the forms, the password check (behind the library's
-//! login throttle) and the relogin flag.
+//! Login and logout: the forms, the password check (behind
+//! `rocket_login_throttle`) and the relogin flag.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -11,9 +11,8 @@ use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, Responder, Route, State};
 use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
-use rocket_session_security::{
-    after_login, local_path, CsrfForm, CsrfFormError, LoginRefused, LoginThrottle, Relogin, Session,
-};
+use rocket_login_throttle::{LoginRefused, LoginThrottle};
+use rocket_session_security::{after_login, local_path, CsrfForm, CsrfFormError, Relogin, Session};
 
 use crate::db::{AppResult, Crm};
 use crate::layout::{Confirmation, Reply};

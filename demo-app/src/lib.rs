@@ -9,9 +9,10 @@
 //! - Every page's base template includes `session_security/all.html`, every
 //!   form carries the CSRF token and every POST handler takes a `CsrfForm`.
 //! - The login handler serves `/login` and `/login/<relogin>`, so the
-//!   relogin dialog can open it in place, and checks passwords through the
-//!   library's [`LoginThrottle`]: a few argon2 hashes at a time, and a
-//!   backoff for a username failing again and again from one address.
+//!   relogin dialog can open it in place, and checks passwords through
+//!   `rocket_login_throttle`'s [`LoginThrottle`]: a few argon2 hashes at a
+//!   time, and a backoff for a username failing again and again from one
+//!   address.
 //! - `/account/sessions` ([`account`]) lists where the user is signed in and
 //!   ends one session or all the others, through the library's
 //!   `Session::sessions`, `revoke` and `revoke_others`.
@@ -43,7 +44,8 @@ use rocket::figment::Figment;
 use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
-use rocket_session_security::{catchers, register_templates, LoginThrottle, SessionSecurity};
+use rocket_login_throttle::{LoginThrottle, ThrottleFairing};
+use rocket_session_security::{catchers, register_templates, SessionSecurity};
 
 /// The demo's own templates; the repository root has a `templates/` folder
 /// for the library, so the relative default would pick the wrong one.
@@ -76,14 +78,22 @@ pub fn is_demo(figment: &Figment) -> bool {
 
 /// The demo with the wall clock and the usual configuration.
 pub fn rocket() -> Rocket<Build> {
-    rocket_with(SessionSecurity::fairing(), figment())
+    rocket_with(
+        SessionSecurity::fairing(),
+        LoginThrottle::fairing(),
+        figment(),
+    )
 }
 
-/// The demo with a given session-security fairing (tests pass one with a
-/// `ManualClock`) and configuration (tests point the databases at a
-/// temporary directory). The managers' shorter timeout is added here, so it
-/// applies whatever fairing comes in.
-pub fn rocket_with(security: SessionSecurity, figment: Figment) -> Rocket<Build> {
+/// The demo with given session-security and login-throttle fairings (tests
+/// pass both on one `ManualClock`) and configuration (tests point the
+/// databases at a temporary directory). The managers' shorter timeout is
+/// added here, so it applies whatever fairing comes in.
+pub fn rocket_with(
+    security: SessionSecurity,
+    throttle: ThrottleFairing,
+    figment: Figment,
+) -> Rocket<Build> {
     let demo = is_demo(&figment);
     // The demo is served over plain HTTP, where a Secure cookie would never
     // come back; an explicit `cookie_secure` still wins.
@@ -93,8 +103,7 @@ pub fn rocket_with(security: SessionSecurity, figment: Figment) -> Rocket<Build>
     };
     rocket::custom(figment)
         .attach(security.with_user_timeouts(users::ManagerTimeouts))
-        // Runs on the session fairing's clock, so tests move both at once.
-        .attach(LoginThrottle::fairing())
+        .attach(throttle)
         .attach(db::stage())
         .attach(Template::custom(move |engines| {
             if let Err(e) = register_templates(&mut engines.tera) {

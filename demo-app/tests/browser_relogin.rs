@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
+use rocket_login_throttle::LoginThrottle;
 use rocket_session_security::SessionSecurity;
 use test_support::browser::Browser;
 
@@ -27,8 +28,10 @@ async fn serve() -> (String, rocket::Shutdown) {
         .merge(("session_security.expire_after", 6));
     let (tx, rx) = rocket::tokio::sync::oneshot::channel();
     let tx = Mutex::new(Some(tx));
-    let rocket = demo_app::rocket_with(SessionSecurity::fairing(), figment).attach(
-        AdHoc::on_liftoff("report port", move |rocket| {
+    let (security, throttle) = (SessionSecurity::fairing(), LoginThrottle::fairing());
+    let rocket = demo_app::rocket_with(security, throttle, figment).attach(AdHoc::on_liftoff(
+        "report port",
+        move |rocket| {
             let port = rocket.config().port;
             let sender = tx.lock().expect("port").take();
             Box::pin(async move {
@@ -36,8 +39,8 @@ async fn serve() -> (String, rocket::Shutdown) {
                     let _ = sender.send(port);
                 }
             })
-        }),
-    );
+        },
+    ));
     let ignited = rocket.ignite().await.expect("ignite");
     let shutdown = ignited.shutdown();
     rocket::tokio::spawn(async move {

@@ -79,7 +79,10 @@ pub(crate) fn of_request<'s>(
     request: &Request<'_>,
 ) -> &'s str {
     session.locale(|| {
-        let chosen = runtime.locale.as_ref().and_then(|hook| hook(request));
+        let chosen = runtime
+            .locale
+            .as_ref()
+            .and_then(|hook| hook.locale(request));
         chosen
             .as_deref()
             .and_then(match_tag)

@@ -17,12 +17,12 @@ use crate::fairing::persist::persist;
 use crate::lifecycle::{Reports, SessionEvents};
 use crate::paths::{self, BASE};
 use crate::routes;
-use crate::runtime::{LocaleHook, Runtime, UserTimeouts};
+use crate::runtime::{ChooseLocale, Runtime, UserTimeouts};
 use crate::secret;
 use crate::session::cookies::{self};
 use crate::session::state::{BrowserCookies, RequestSession};
 use crate::session::SessionAdmin;
-use crate::store::{SessionStore, Sessions, SqlStore, StorePool, Tuning};
+use crate::store::{SessionStore, Sessions, SqlStore, Store, StorePool, Tuning, UserSessionStore};
 
 /// Seconds WCAG 2.2.1 gives a user to extend a time limit.
 const WCAG_LEAD: u64 = 20;
@@ -64,8 +64,8 @@ const WCAG_LEAD: u64 = 20;
 pub struct SessionSecurity {
     clock: Arc<dyn Clock>,
     timeouts: Option<Arc<dyn UserTimeouts>>,
-    locale: Option<LocaleHook>,
-    store: Option<Arc<dyn SessionStore>>,
+    locale: Option<Arc<dyn ChooseLocale>>,
+    store: Option<Arc<dyn Store>>,
     events: Option<Arc<dyn SessionEvents>>,
 }
 
@@ -96,7 +96,7 @@ impl SessionSecurity {
     /// flush work as usual; the instances' caches are kept coherent only
     /// for the built-in PostgreSQL store, so a custom store shared by
     /// several instances wants `cache_capacity = 0`.
-    pub fn with_store(mut self, store: impl SessionStore) -> Self {
+    pub fn with_store(mut self, store: impl SessionStore + UserSessionStore) -> Self {
         self.store = Some(Arc::new(store));
         self
     }
@@ -114,11 +114,9 @@ impl SessionSecurity {
     }
 
     /// Chooses the locale of the browser's strings per request, e.g. from
-    /// the user's profile; returning `None` falls back to `Accept-Language`.
-    pub fn with_locale<F>(mut self, choose: F) -> Self
-    where
-        F: Fn(&Request<'_>) -> Option<String> + Send + Sync + 'static,
-    {
+    /// the user's profile (see [`ChooseLocale`]; a closure will do);
+    /// returning `None` falls back to `Accept-Language`.
+    pub fn with_locale(mut self, choose: impl ChooseLocale) -> Self {
         self.locale = Some(Arc::new(choose));
         self
     }
@@ -163,7 +161,7 @@ impl Fairing for SessionSecurity {
                     Ok(pool) => {
                         let sql = SqlStore::new(pool.clone());
                         let instance = sql.instance_id();
-                        let store: Arc<dyn SessionStore> = Arc::new(sql);
+                        let store: Arc<dyn Store> = Arc::new(sql);
                         (store, Some(pool), Some(instance))
                     }
                     Err(e) => {

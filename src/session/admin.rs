@@ -8,6 +8,7 @@ use rocket::{Orbit, Rocket};
 
 use crate::error::Error;
 use crate::runtime::Runtime;
+use crate::session::cookies::CookieNames;
 use crate::session::per_user::{info, live, SessionInfo};
 use crate::store::{Caller, StoreStats};
 
@@ -17,12 +18,17 @@ use crate::store::{Caller, StoreStats};
 ///
 /// ```
 /// # use rocket::{post, State};
-/// use rocket_session_security::{Error, SessionAdmin};
+/// use rocket::http::Status;
+/// use rocket_session_security::SessionAdmin;
 ///
 /// /// An administrator signs a user out everywhere.
 /// #[post("/admin/users/<user>/sign-out")]
-/// async fn sign_out_everywhere(user: &str, admin: &State<SessionAdmin>) -> Result<String, Error> {
-///     let ended = admin.revoke_user(user, Some("admin")).await?;
+/// async fn sign_out_everywhere(user: &str, admin: &State<SessionAdmin>) -> Result<String, Status> {
+///     // A store that cannot answer is no reason to pretend it worked.
+///     let ended = admin
+///         .revoke_user(user, Some("admin"))
+///         .await
+///         .map_err(|_| Status::ServiceUnavailable)?;
 ///     Ok(format!("{ended} sessions ended"))
 /// }
 /// ```
@@ -67,6 +73,11 @@ impl SessionAdmin {
     /// and misses, untrusted reads) and whether the cache is coherent.
     pub fn stats(&self) -> StoreStats {
         self.runtime.sessions.stats()
+    }
+
+    /// The names of the crate's cookies as the browser gets them.
+    pub fn cookie_names(&self) -> CookieNames {
+        CookieNames::of(&self.runtime.config)
     }
 
     /// How many sessions this instance holds in memory.

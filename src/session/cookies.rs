@@ -53,6 +53,34 @@ pub(crate) fn named(base: &'static str, config: &Config) -> &'static str {
     }
 }
 
+/// The names of the crate's cookies as the browser really gets them: with
+/// `cookie_secure` (the default) the base names above carry the `__Host-`
+/// prefix. From [`Session::cookie_names`](crate::Session::cookie_names) or
+/// [`SessionAdmin::cookie_names`](crate::SessionAdmin::cookie_names), so
+/// that `cookies.get(names.session)` finds the cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieNames {
+    /// The session token's cookie ([`SESSION_COOKIE`]).
+    pub session: &'static str,
+    /// The relogin backup's cookie ([`BACKUP_COOKIE`]).
+    pub backup: &'static str,
+    /// The user tag's cookie ([`USER_COOKIE`]).
+    pub user: &'static str,
+    /// A visitor's CSRF cookie ([`CSRF_COOKIE`]).
+    pub csrf: &'static str,
+}
+
+impl CookieNames {
+    pub(crate) fn of(config: &Config) -> Self {
+        CookieNames {
+            session: named(SESSION_COOKIE, config),
+            backup: named(BACKUP_COOKIE, config),
+            user: named(USER_COOKIE, config),
+            csrf: named(CSRF_COOKIE, config),
+        }
+    }
+}
+
 /// The crate's cookies a request carries, found in one pass over the jar
 /// (each `CookieJar::get` hashes the name with SipHash).
 #[derive(Default)]

@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::lifecycle::{SessionEnd, SessionStart};
 use crate::runtime::Runtime;
 use crate::secret;
+use crate::session::cookies::CookieNames;
 use crate::session::state::{RequestSession, SessionState};
 use crate::store::SessionRecord;
 
@@ -298,6 +299,11 @@ impl<'r> Session<'r> {
 
     pub(crate) fn request(&self) -> &'r RequestSession {
         self.request
+    }
+
+    /// The names of the crate's cookies as the browser gets them.
+    pub fn cookie_names(&self) -> CookieNames {
+        CookieNames::of(&self.runtime.config)
     }
 
     /// The HTTP request this session came with.

@@ -22,7 +22,7 @@ pub use sql::SqlStore;
 use crate::error::Error;
 
 /// One session row. The token itself is never stored, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// SHA-256 of the session token, hex.
     pub token_hash: String,
@@ -38,7 +38,8 @@ pub struct SessionRecord {
     pub authenticated_at: Option<i64>,
     /// Unix seconds of the last activity; only ever moves forward.
     pub last_activity: i64,
-    /// This session's idle limit in seconds; [`REVOKED`] once revoked.
+    /// This session's idle limit in seconds; negative once revoked (see
+    /// [`is_revoked`](Self::is_revoked)).
     pub expire_after: i64,
     /// A short description of the browser that logged in (from its
     /// User-Agent), for the user's list of sessions.
@@ -49,12 +50,18 @@ pub struct SessionRecord {
 /// the browser that held it learns at its next request that it was ended
 /// on purpose (its tabs leave the page) rather than expired (they offer
 /// the relogin).
-pub const REVOKED: i64 = -1;
+pub(crate) const REVOKED: i64 = -1;
 
 impl SessionRecord {
-    /// Whether the session was revoked (see [`REVOKED`]).
+    /// Whether the session was revoked: a tombstone until the purge.
     pub fn is_revoked(&self) -> bool {
         self.expire_after == REVOKED
+    }
+
+    /// Marks the session revoked, for a store's
+    /// [`revoke`](UserSessionStore::revoke) that writes whole records.
+    pub fn mark_revoked(&mut self) {
+        self.expire_after = REVOKED;
     }
 }
 
@@ -78,7 +85,7 @@ pub struct Purged {
 }
 
 /// A logged-out session's data, kept for the same user's relogin.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupRecord {
     /// SHA-256 of the backup cookie's value, hex.
     pub id_hash: String,
@@ -90,8 +97,9 @@ pub struct BackupRecord {
     pub expires_at: i64,
 }
 
-/// Storage for sessions and backups. Every method is one atomic step, so
-/// several application instances can share one store.
+/// Storage for sessions and backups: what every store must do. Every
+/// method is one atomic step, so several application instances can share
+/// one store. A store also implements [`UserSessionStore`].
 #[rocket::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Creates or upgrades the tables.
@@ -122,13 +130,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// or revoked, in which case nothing changes and `None` comes back (a
     /// revoked session is never revived by a rotation). Returns the stored
     /// row's last activity; the new row keeps the later of it and its own.
-    /// Serialised with [`revoke_user`](Self::revoke_user) per user.
+    /// Serialised with [`UserSessionStore::revoke_user`] per user.
     async fn rotate(&self, old_hash: &str, new: &SessionRecord) -> Result<Option<i64>, Error>;
-    /// Revokes every not yet revoked session of `user_id` but `except`, in
-    /// one atomic step serialised with [`rotate`](Self::rotate), so a
-    /// session rotated meanwhile is revoked under its new token; returns
-    /// the token hashes this call revoked.
-    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error>;
     /// Adds a relogin backup.
     async fn insert_backup(&self, backup: &BackupRecord) -> Result<(), Error>;
     /// The user a backup belongs to, leaving it in place (a login learns
@@ -141,15 +144,31 @@ pub trait SessionStore: Send + Sync + 'static {
     /// went. `retain` keeps an expired session until the browser's next
     /// request can back it up for a relogin.
     async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error>;
-    /// How many signed-in sessions are live at `now`.
-    async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error>;
     /// The deployment's key for user tags: stores `candidate` unless a key
     /// is there already, and returns the stored one, so every instance on
     /// this store tags a user alike and the key outlives restarts.
     async fn tag_key(&self, candidate: &str) -> Result<String, Error>;
-    /// Marks a session revoked ([`REVOKED`]); returns whether this call
+}
+
+/// What the features about a user's sessions need of a store: the list of
+/// a user's sessions, revocation, the count of live sessions.
+#[rocket::async_trait]
+pub trait UserSessionStore: Send + Sync + 'static {
+    /// Revokes every not yet revoked session of `user_id` but `except`, in
+    /// one atomic step serialised with [`SessionStore::rotate`], so a
+    /// session rotated meanwhile is revoked under its new token; returns
+    /// the token hashes this call revoked.
+    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error>;
+    /// How many signed-in sessions are live at `now`.
+    async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error>;
+    /// Marks a session revoked ([`SessionRecord::mark_revoked`]); returns whether this call
     /// revoked it (false when it is gone or revoked already).
     async fn revoke(&self, token_hash: &str) -> Result<bool, Error>;
     /// Every stored session of `user_id`, live or ended but not yet purged.
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error>;
 }
+
+/// Both halves, as the fairing holds a store.
+pub(crate) trait Store: SessionStore + UserSessionStore {}
+
+impl<T: SessionStore + UserSessionStore> Store for T {}

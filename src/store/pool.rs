@@ -19,7 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use sqlx::ConnectOptions;
 
-use crate::error::Error;
+use crate::error::{DbResult, Error};
 
 /// The URL used when `databases.session_security.url` is not configured: a
 /// SQLite file in the working directory, created if missing.
@@ -73,21 +73,24 @@ impl StorePool {
             // WAL lets readers go on while one connection writes, and with
             // WAL `synchronous=NORMAL` cannot corrupt the file: a power cut
             // loses at most the last commits, which here are activity stamps.
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)
+                .db()?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(connect_timeout)
                 .disable_statement_logging();
             return Ok(StorePool::Sqlite(
-                pool_options(config).connect_with(options).await?,
+                pool_options(config).connect_with(options).await.db()?,
             ));
         }
         #[cfg(feature = "postgres")]
         if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url)?.disable_statement_logging();
+            let options = PgConnectOptions::from_str(url)
+                .db()?
+                .disable_statement_logging();
             return Ok(StorePool::Postgres(
-                pool_options(config).connect_with(options).await?,
+                pool_options(config).connect_with(options).await.db()?,
             ));
         }
         Err(Error::UnsupportedUrl(url.into()))

@@ -31,7 +31,7 @@ use rocket::tokio::sync::{broadcast, Mutex as AsyncMutex, MutexGuard};
 use serde::Serialize;
 
 use super::cache::{key, lock, Coherence, Memory};
-use super::{BackupRecord, SessionRecord, SessionStore};
+use super::{BackupRecord, SessionRecord, Store};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::lifecycle::{Reports, SessionEnd, SessionStart};
@@ -123,7 +123,7 @@ pub(crate) struct Tuning {
 /// Sessions: memory in front of a [`SessionStore`], and the one owner of
 /// every change.
 pub(crate) struct Sessions {
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn Store>,
     memory: Memory,
     clock: Arc<dyn Clock>,
     /// Activity stamps not yet in the store, by token hash.
@@ -147,7 +147,7 @@ const USER_LOCKS: usize = 64;
 
 impl Sessions {
     pub fn new(
-        store: Arc<dyn SessionStore>,
+        store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         tuning: Tuning,
         reports: Reports,

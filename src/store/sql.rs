@@ -2,8 +2,11 @@
 
 use std::sync::Arc;
 
-use super::{BackupRecord, Purged, Removed, SessionRecord, SessionStore, StorePool, REVOKED};
-use crate::error::Error;
+use super::{
+    BackupRecord, Purged, Removed, SessionRecord, SessionStore, StorePool, UserSessionStore,
+    REVOKED,
+};
+use crate::error::{DbResult, Error};
 
 /// Runs `$body` with `$p` bound to whichever concrete pool `$pool` holds, so
 /// each statement is written once and type-checked for both backends.
@@ -61,6 +64,60 @@ const TOUCH: &str = "UPDATE session_security_sessions SET last_activity = $1 \
 #[cfg(feature = "postgres")]
 const ANNOUNCE: &str = "pg_notify('session_security', $9 || ' ' || left(token_hash, 16))";
 
+/// A row read as one of the crate's records. The records are plain public
+/// types, with no database driver's trait in the crate's API, so the
+/// mapping from columns lives here.
+struct Stored<T>(T);
+
+/// `T: Decode + Type` for the row's database: what every column needs.
+trait Column<'r, R: sqlx::Row>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database> {}
+
+impl<'r, R: sqlx::Row, T> Column<'r, R> for T where
+    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>
+{
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for Stored<SessionRecord>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: Column<'r, R>,
+    Option<String>: Column<'r, R>,
+    i64: Column<'r, R>,
+    Option<i64>: Column<'r, R>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Stored(SessionRecord {
+            token_hash: row.try_get("token_hash")?,
+            user_id: row.try_get("user_id")?,
+            data: row.try_get("data")?,
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: row.try_get("created_at")?,
+            authenticated_at: row.try_get("authenticated_at")?,
+            last_activity: row.try_get("last_activity")?,
+            expire_after: row.try_get("expire_after")?,
+            device: row.try_get("device")?,
+        }))
+    }
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for Stored<BackupRecord>
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    String: Column<'r, R>,
+    i64: Column<'r, R>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Stored(BackupRecord {
+            id_hash: row.try_get("id_hash")?,
+            user_id: row.try_get("user_id")?,
+            data: row.try_get("data")?,
+            expires_at: row.try_get("expires_at")?,
+        }))
+    }
+}
+
 /// [`SessionStore`] over SQLite or PostgreSQL, picked by the URL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -99,7 +156,8 @@ impl SessionStore for SqlStore {
             on_pool!(&self.pool, |p| sqlx::query(statement)
                 .execute(p)
                 .await
-                .map(drop))?;
+                .map(drop))
+            .db()?;
         }
         // Tables made before the list of sessions lack the device column.
         let missing = match &self.pool {
@@ -107,34 +165,35 @@ impl SessionStore for SqlStore {
             StorePool::Sqlite(p) => {
                 let sql = "SELECT COUNT(*) FROM pragma_table_info('session_security_sessions') \
                            WHERE name = 'device'";
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await? == 0
+                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.db()? == 0
             }
             #[cfg(feature = "postgres")]
             StorePool::Postgres(p) => {
                 let sql = "SELECT COUNT(*) FROM information_schema.columns \
                            WHERE table_name = 'session_security_sessions' \
                            AND column_name = 'device' AND table_schema = current_schema()";
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await? == 0
+                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.db()? == 0
             }
         };
         if missing {
             let add = "ALTER TABLE session_security_sessions ADD COLUMN device TEXT";
-            on_pool!(&self.pool, |p| sqlx::query(add).execute(p).await.map(drop))?;
+            on_pool!(&self.pool, |p| sqlx::query(add).execute(p).await.map(drop)).db()?;
         }
         Ok(())
     }
 
     async fn load(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM session_security_sessions WHERE token_hash = $1");
-        let row = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
+        let row: Option<Stored<SessionRecord>> = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
             .bind(token_hash)
             .fetch_optional(p)
-            .await)?;
-        Ok(row)
+            .await)
+        .db()?;
+        Ok(row.map(|Stored(record)| record))
     }
 
     async fn insert(&self, r: &SessionRecord) -> Result<(), Error> {
-        on_pool!(&self.pool, |p| insert_query(r).execute(p).await.map(drop))?;
+        on_pool!(&self.pool, |p| insert_query(r).execute(p).await.map(drop)).db()?;
         Ok(())
     }
 
@@ -147,7 +206,8 @@ impl SessionStore for SqlStore {
                     .bind(data)
                     .bind(token_hash)
                     .execute(p)
-                    .await?;
+                    .await
+                    .db()?;
             }
             #[cfg(feature = "postgres")]
             StorePool::Postgres(p) => {
@@ -160,7 +220,8 @@ impl SessionStore for SqlStore {
                     .bind(token_hash)
                     .bind(&*self.instance)
                     .execute(p)
-                    .await?;
+                    .await
+                    .db()?;
             }
         }
         Ok(())
@@ -172,7 +233,8 @@ impl SessionStore for SqlStore {
             .bind(token_hash)
             .execute(p)
             .await
-            .map(drop))?;
+            .map(drop))
+        .db()?;
         Ok(())
     }
 
@@ -189,20 +251,26 @@ impl SessionStore for SqlStore {
                            WHERE s.token_hash = v.token_hash AND s.last_activity < v.at";
                 let (hashes, ats): (Vec<&str>, Vec<i64>) =
                     stamps.iter().map(|(h, at)| (h.as_str(), *at)).unzip();
-                sqlx::query(sql).bind(hashes).bind(ats).execute(p).await?;
+                sqlx::query(sql)
+                    .bind(hashes)
+                    .bind(ats)
+                    .execute(p)
+                    .await
+                    .db()?;
             }
             #[cfg(feature = "sqlite")]
             StorePool::Sqlite(p) => {
                 // One transaction: one fsync for the whole flush.
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin().await.db()?;
                 for (hash, at) in stamps {
                     sqlx::query(TOUCH)
                         .bind(at)
                         .bind(hash)
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                        .db()?;
                 }
-                tx.commit().await?;
+                tx.commit().await.db()?;
             }
         }
         Ok(())
@@ -220,7 +288,8 @@ impl SessionStore for SqlStore {
             StorePool::Sqlite(p) => sqlx::query_as(sql)
                 .bind(token_hash)
                 .fetch_all(p)
-                .await?
+                .await
+                .db()?
                 .pop(),
             #[cfg(feature = "postgres")]
             StorePool::Postgres(p) => {
@@ -232,7 +301,8 @@ impl SessionStore for SqlStore {
                     .bind(token_hash)
                     .bind(&*self.instance)
                     .fetch_optional(p)
-                    .await?
+                    .await
+                    .db()?
             }
         };
         Ok(row.map(|(user_id, expire_after)| Removed {
@@ -251,71 +321,38 @@ impl SessionStore for SqlStore {
                     .bind(old_hash)
                     .bind(REVOKED)
                     .fetch_optional(&mut *$tx)
-                    .await?;
+                    .await
+                    .db()?;
                 let Some(stored) = stored else {
-                    $tx.rollback().await?;
+                    $tx.rollback().await.db()?;
                     return Ok(None);
                 };
                 record.last_activity = record.last_activity.max(stored);
-                insert_query(&record).execute(&mut *$tx).await?;
+                insert_query(&record).execute(&mut *$tx).await.db()?;
                 stored
             }};
         }
         let stored = match &self.pool {
             #[cfg(feature = "sqlite")]
             StorePool::Sqlite(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin().await.db()?;
                 let stored = rotate_in!(tx);
-                tx.commit().await?;
+                tx.commit().await.db()?;
                 stored
             }
             #[cfg(feature = "postgres")]
             StorePool::Postgres(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin().await.db()?;
                 if let Some(user) = &new.user_id {
-                    lock_user(&mut tx, user).await?;
+                    lock_user(&mut tx, user).await.db()?;
                 }
                 let stored = rotate_in!(tx);
-                announce(&mut tx, &self.instance, &[old_hash]).await?;
-                tx.commit().await?;
+                announce(&mut tx, &self.instance, &[old_hash]).await.db()?;
+                tx.commit().await.db()?;
                 stored
             }
         };
         Ok(Some(record.last_activity.max(stored)))
-    }
-
-    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error> {
-        let sql = "UPDATE session_security_sessions SET expire_after = $1 \
-                   WHERE user_id = $2 AND expire_after <> $1 \
-                   AND ($3 IS NULL OR token_hash <> $3) RETURNING token_hash";
-        let revoked: Vec<String> = match &self.pool {
-            #[cfg(feature = "sqlite")]
-            StorePool::Sqlite(p) => {
-                sqlx::query_scalar(sql)
-                    .bind(REVOKED)
-                    .bind(user_id)
-                    .bind(except)
-                    .fetch_all(p)
-                    .await?
-            }
-            #[cfg(feature = "postgres")]
-            StorePool::Postgres(p) => {
-                let sql = sql.replace("$3 IS NULL", "$3::TEXT IS NULL");
-                let mut tx = p.begin().await?;
-                lock_user(&mut tx, user_id).await?;
-                let revoked: Vec<String> = sqlx::query_scalar(&sql)
-                    .bind(REVOKED)
-                    .bind(user_id)
-                    .bind(except)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let hashes: Vec<&str> = revoked.iter().map(String::as_str).collect();
-                announce(&mut tx, &self.instance, &hashes).await?;
-                tx.commit().await?;
-                revoked
-            }
-        };
-        Ok(revoked)
     }
 
     async fn insert_backup(&self, b: &BackupRecord) -> Result<(), Error> {
@@ -328,7 +365,8 @@ impl SessionStore for SqlStore {
             .bind(b.expires_at)
             .execute(p)
             .await
-            .map(drop))?;
+            .map(drop))
+        .db()?;
         Ok(())
     }
 
@@ -337,7 +375,8 @@ impl SessionStore for SqlStore {
         let owner = on_pool!(&self.pool, |p| sqlx::query_scalar(sql)
             .bind(id_hash)
             .fetch_optional(p)
-            .await)?;
+            .await)
+        .db()?;
         Ok(owner)
     }
 
@@ -346,11 +385,12 @@ impl SessionStore for SqlStore {
         let sql = "DELETE FROM session_security_backups WHERE id_hash = $1 \
                    RETURNING id_hash, user_id, data, expires_at";
         // `fetch_all`: the delete has committed when it returns (see `delete`).
-        let rows: Vec<BackupRecord> = on_pool!(&self.pool, |p| sqlx::query_as(sql)
+        let rows: Vec<Stored<BackupRecord>> = on_pool!(&self.pool, |p| sqlx::query_as(sql)
             .bind(id_hash)
             .fetch_all(p)
-            .await)?;
-        Ok(rows.into_iter().next())
+            .await)
+        .db()?;
+        Ok(rows.into_iter().next().map(|Stored(backup)| backup))
     }
 
     async fn purge(&self, now: i64, absolute_after: u64, retain: u64) -> Result<Purged, Error> {
@@ -366,10 +406,12 @@ impl SessionStore for SqlStore {
                 .bind(absolute)
                 .bind(retain as i64)
                 .fetch_all(p)
-                .await?;
-            let b = sqlx::query(backups).bind(now).execute(p).await?;
+                .await
+                .db()?;
+            let b = sqlx::query(backups).bind(now).execute(p).await.db()?;
             Ok::<_, sqlx::Error>((gone, b.rows_affected()))
-        })?;
+        })
+        .db()?;
         let rows = gone.len() as u64 + backups;
         // A revoked session's end was reported when it was revoked.
         let sessions = gone
@@ -380,6 +422,55 @@ impl SessionStore for SqlStore {
         Ok(Purged { sessions, rows })
     }
 
+    async fn tag_key(&self, candidate: &str) -> Result<String, Error> {
+        // First writer wins; every instance then reads the same key.
+        let insert = "INSERT INTO session_security_keys (name, value) VALUES ('user_tag', $1) \
+                      ON CONFLICT (name) DO NOTHING";
+        let select = "SELECT value FROM session_security_keys WHERE name = 'user_tag'";
+        let key = on_pool!(&self.pool, |p| {
+            sqlx::query(insert).bind(candidate).execute(p).await.db()?;
+            sqlx::query_scalar::<_, String>(select).fetch_one(p).await
+        })
+        .db()?;
+        Ok(key)
+    }
+}
+
+#[rocket::async_trait]
+impl UserSessionStore for SqlStore {
+    async fn revoke_user(&self, user_id: &str, except: Option<&str>) -> Result<Vec<String>, Error> {
+        let sql = "UPDATE session_security_sessions SET expire_after = $1 \
+                   WHERE user_id = $2 AND expire_after <> $1 \
+                   AND ($3 IS NULL OR token_hash <> $3) RETURNING token_hash";
+        let revoked: Vec<String> = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            StorePool::Sqlite(p) => sqlx::query_scalar(sql)
+                .bind(REVOKED)
+                .bind(user_id)
+                .bind(except)
+                .fetch_all(p)
+                .await
+                .db()?,
+            #[cfg(feature = "postgres")]
+            StorePool::Postgres(p) => {
+                let sql = sql.replace("$3 IS NULL", "$3::TEXT IS NULL");
+                let mut tx = p.begin().await.db()?;
+                lock_user(&mut tx, user_id).await.db()?;
+                let revoked: Vec<String> = sqlx::query_scalar(&sql)
+                    .bind(REVOKED)
+                    .bind(user_id)
+                    .bind(except)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
+                let hashes: Vec<&str> = revoked.iter().map(String::as_str).collect();
+                announce(&mut tx, &self.instance, &hashes).await.db()?;
+                tx.commit().await.db()?;
+                revoked
+            }
+        };
+        Ok(revoked)
+    }
     async fn live_count(&self, now: i64, absolute_after: u64) -> Result<u64, Error> {
         let sql = "SELECT COUNT(*) FROM session_security_sessions \
              WHERE user_id IS NOT NULL AND last_activity + expire_after > $1 \
@@ -388,10 +479,10 @@ impl SessionStore for SqlStore {
             .bind(now)
             .bind(absolute_after as i64)
             .fetch_one(p)
-            .await)?;
+            .await)
+        .db()?;
         Ok(live as u64)
     }
-
     async fn revoke(&self, token_hash: &str) -> Result<bool, Error> {
         let sql = "UPDATE session_security_sessions SET expire_after = $1 \
                    WHERE token_hash = $2 AND expire_after <> $1";
@@ -402,7 +493,8 @@ impl SessionStore for SqlStore {
                     .bind(REVOKED)
                     .bind(token_hash)
                     .execute(p)
-                    .await?;
+                    .await
+                    .db()?;
                 done.rows_affected() == 1
             }
             #[cfg(feature = "postgres")]
@@ -416,35 +508,24 @@ impl SessionStore for SqlStore {
                     .bind(token_hash)
                     .bind(&*self.instance)
                     .execute(p)
-                    .await?;
+                    .await
+                    .db()?;
                 done.rows_affected() == 1
             }
         };
         Ok(revoked)
     }
-
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
         let sql = format!(
             "SELECT {COLUMNS} FROM session_security_sessions WHERE user_id = $1 \
              ORDER BY authenticated_at, token_hash"
         );
-        let rows = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
+        let rows: Vec<Stored<SessionRecord>> = on_pool!(&self.pool, |p| sqlx::query_as(&sql)
             .bind(user_id)
             .fetch_all(p)
-            .await)?;
-        Ok(rows)
-    }
-
-    async fn tag_key(&self, candidate: &str) -> Result<String, Error> {
-        // First writer wins; every instance then reads the same key.
-        let insert = "INSERT INTO session_security_keys (name, value) VALUES ('user_tag', $1) \
-                      ON CONFLICT (name) DO NOTHING";
-        let select = "SELECT value FROM session_security_keys WHERE name = 'user_tag'";
-        let key = on_pool!(&self.pool, |p| {
-            sqlx::query(insert).bind(candidate).execute(p).await?;
-            sqlx::query_scalar::<_, String>(select).fetch_one(p).await
-        })?;
-        Ok(key)
+            .await)
+        .db()?;
+        Ok(rows.into_iter().map(|Stored(record)| record).collect())
     }
 }
 

@@ -1,11 +1,13 @@
 //! Test helpers shared by the library's tests and the demo's, so neither
 //! includes the other's files: the one [`TestApp`] handle, the
-//! headless-Chromium driver, HTML scraping, and temporary directories that
-//! clean up after themselves.
+//! headless-Chromium driver, HTML scraping, a store that pauses where a
+//! race test wants it, and temporary directories that clean up after
+//! themselves.
 
 mod app;
 pub mod browser;
 pub mod html;
+pub mod pausable;
 pub mod proxy;
 mod temp;
 

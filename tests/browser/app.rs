@@ -394,7 +394,8 @@ pub async fn serve(settings: Settings) -> Served {
     let push = settings.push;
     let rocket = rocket::custom(figment)
         .attach(match settings.locale {
-            Some(locale) => SessionSecurity::fairing().with_locale(move |_| Some(locale.into())),
+            Some(locale) => SessionSecurity::fairing()
+                .with_locale(move |_: &rocket::Request<'_>| Some(locale.into())),
             None => SessionSecurity::fairing(),
         })
         .attach(Template::custom(|engines| {

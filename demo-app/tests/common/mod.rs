@@ -8,7 +8,8 @@ use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
 use rocket::http::{Header, Status};
 use rocket::local::asynchronous::LocalResponse;
-use rocket_session_security::{ManualClock, SessionSecurity};
+use rocket_login_throttle::LoginThrottle;
+use rocket_session_security::{Clock, ManualClock, SessionSecurity};
 pub use test_support::html::{csrf_token, element_text, form_body};
 use test_support::TempDir;
 pub use test_support::TestApp;
@@ -84,10 +85,14 @@ impl DemoApp for TestApp {
     }
 }
 
-/// The demo on `figment`, its fairing on `clock`.
+/// The demo on `figment`, its fairings on `clock`.
 async fn launch(clock: ManualClock, figment: Figment) -> TestApp {
     let security = SessionSecurity::fairing().with_clock(clock.clone());
-    TestApp::launch(demo_app::rocket_with(security, figment), clock).await
+    let throttle = LoginThrottle::fairing().with_clock({
+        let clock = clock.clone();
+        move || clock.now()
+    });
+    TestApp::launch(demo_app::rocket_with(security, throttle, figment), clock).await
 }
 
 /// A request header asking for JSON, as a script would.

@@ -1,26 +1,72 @@
 //! The login throttle over HTTP: the backoff per (username, address) pair
-//! on a manual clock, the bound on password checks at once with real short
-//! waits, and the bounded table.
-
-mod common;
+//! on a clock the test moves, the bound on password checks at once with
+//! real short waits, the bounded table, and the fairing's configuration.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{TestApp, T0};
 use rocket::figment::Figment;
 use rocket::form::{Form, FromForm};
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Header, Status};
-use rocket::local::asynchronous::LocalResponse;
+use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::tokio::sync::Notify;
 use rocket::{post, routes, Build, Rocket, State};
-use rocket_session_security::{
-    LoginRefused, LoginThrottle, ManualClock, SessionSecurity, ThrottleConfig,
-};
-use test_support::html::form_body;
+use rocket_login_throttle::{LoginRefused, LoginThrottle, ThrottleConfig};
+
+/// Where the test clock starts.
+const T0: i64 = 1_700_000_000;
+
+/// A clock the test moves; clones share the time.
+#[derive(Clone)]
+struct TestClock(Arc<AtomicI64>);
+
+impl TestClock {
+    fn new() -> Self {
+        TestClock(Arc::new(AtomicI64::new(T0)))
+    }
+
+    /// What the throttle reads.
+    fn reader(&self) -> impl Fn() -> i64 + Send + Sync + 'static {
+        let time = self.0.clone();
+        move || time.load(Ordering::SeqCst)
+    }
+}
+
+/// The application under test and its clock.
+struct TestApp {
+    client: Client,
+    clock: TestClock,
+}
+
+impl TestApp {
+    async fn launch(rocket: Rocket<Build>, clock: TestClock) -> TestApp {
+        let client = Client::untracked(rocket).await.expect("the rocket ignites");
+        TestApp { client, clock }
+    }
+
+    fn advance(&self, seconds: i64) {
+        self.clock.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+/// `application/x-www-form-urlencoded` body of fields that need no escape.
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| {
+            let plain = |s: &str| {
+                s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            };
+            assert!(plain(name) && plain(value), "{name}={value} needs escaping");
+            format!("{name}={value}")
+        })
+        .collect();
+    fields.join("&")
+}
 
 /// The password checks of the test app: `right` passes, `slow` fails after
 /// a while, `hold` fails once the test releases it, anything else fails.
@@ -110,11 +156,11 @@ fn app_with(throttle: LoginThrottle, check: &Arc<PasswordCheck>) -> Rocket<Build
         .mount("/", routes![login])
 }
 
-/// The test app with `config`, on a manual clock.
+/// The test app with `config`, on a test clock.
 async fn launch(config: ThrottleConfig) -> (TestApp, Arc<PasswordCheck>) {
-    let clock = ManualClock::new(T0);
+    let clock = TestClock::new();
     let check = PasswordCheck::new();
-    let throttle = LoginThrottle::new(config).with_clock(clock.clone());
+    let throttle = LoginThrottle::new(config).with_clock(clock.reader());
     (
         TestApp::launch(app_with(throttle, &check), clock).await,
         check,
@@ -274,7 +320,8 @@ async fn scripts_are_refused_in_json() {
         .await;
     assert_eq!(response.status(), Status::TooManyRequests);
     assert_eq!(response.content_type(), Some(ContentType::JSON));
-    let body: serde_json::Value = response.into_json().await.expect("JSON");
+    let body = response.into_string().await.unwrap_or_default();
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(
         body,
         serde_json::json!({ "error": "too_many_failures", "retry_after": 30 })
@@ -362,14 +409,13 @@ async fn a_flood_of_usernames_keeps_the_table_bounded_and_the_waiting_pair_waiti
 }
 
 #[rocket::async_test]
-async fn the_fairing_reads_login_throttle_and_runs_on_the_session_clock() {
-    let figment = common::figment()
+async fn the_fairing_reads_login_throttle_and_runs_on_the_given_clock() {
+    let figment = quiet()
         .merge(("login_throttle.allowed_failures", 2))
         .merge(("login_throttle.backoff", 10));
-    let clock = ManualClock::new(T0);
+    let clock = TestClock::new();
     let rocket = rocket::custom(figment)
-        .attach(LoginThrottle::fairing()) // before the session fairing: order does not matter
-        .attach(SessionSecurity::fairing().with_clock(clock.clone()))
+        .attach(LoginThrottle::fairing().with_clock(clock.reader()))
         .manage(PasswordCheck::new())
         .mount("/", routes![login]);
     let app = TestApp::launch(rocket, clock).await;
