@@ -13,7 +13,7 @@
 //!
 //! Four one-time steps, and nothing per page. The code below is the code of
 //! `examples/minimal` (`cargo run --example minimal`), whose login flow
-//! `tests/login_flow.rs` tests.
+//! `tests/http/login_flow.rs` tests.
 //!
 //! 1. Add the dependency. The crate is not on crates.io yet: use a path, or
 //!    a git URL once it is published.

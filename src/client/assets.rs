@@ -4,7 +4,7 @@
 //! stale cached copy. What is embedded is `static/session_security/`, which
 //! `client/build` generates from the readable source in `client/src/`
 //! (bundled and minified, names mangled) and which is committed, so that
-//! building the crate needs no npm; `tests/asset_weight.rs` fails when the
+//! building the crate needs no npm; `tests/http/asset_weight.rs` fails when the
 //! two drift apart.
 
 use std::sync::OnceLock;

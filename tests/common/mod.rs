@@ -1,5 +1,4 @@
 //! A small application around the fairing, driven with a manual clock.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

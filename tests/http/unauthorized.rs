@@ -1,0 +1,115 @@
+//! The 401 catcher: JSON for background requests, a login redirect with a
+//! local `next` for browsers, and no open redirect.
+
+use crate::common::{LibraryApp, TestApp};
+use rocket::http::{Header, Status};
+use rocket::serde::json::Value;
+use rocket_session_security::local_path;
+
+#[rocket::async_test]
+async fn browsers_are_sent_to_the_login_page_with_next() {
+    let app = TestApp::new().await;
+    let response = app.get("/whoami?tab=2").await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(
+        response.headers().get_one("Location"),
+        Some("/login?next=%2Fwhoami%3Ftab%3D2")
+    );
+}
+
+#[rocket::async_test]
+async fn background_requests_get_json_not_a_redirect() {
+    let app = TestApp::new().await;
+    for header in [
+        Header::new("Accept", "application/json"),
+        Header::new("X-Requested-With", "XMLHttpRequest"),
+    ] {
+        let response = app.client.get("/whoami").header(header).dispatch().await;
+        assert_eq!(response.status(), Status::Unauthorized);
+        assert_eq!(response.headers().get_one("Location"), None);
+        let body: Value = response.into_json().await.expect("json");
+        assert_eq!(body["error"], "session_expired");
+        assert_eq!(body["relogin_url"], "/login/1");
+    }
+}
+
+/// Expires alice's session with a background request; returns the
+/// `Set-Cookie` headers of that 401.
+async fn expire_in_background(app: &TestApp) -> Vec<String> {
+    app.advance(10);
+    let request = app
+        .client
+        .get("/whoami")
+        .header(Header::new("Accept", "application/json"));
+    let response = request.dispatch().await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    response
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[rocket::async_test]
+async fn expiry_cookies_reach_the_browser_even_on_a_401() {
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    let old = app.session_cookie().expect("session").value().to_owned();
+    let cookies = expire_in_background(&app).await;
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("session_security="))
+        .expect("session");
+    assert!(
+        !session.contains(&old),
+        "a fresh anonymous session replaces the dead one"
+    );
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("session_security_backup=")),
+        "{cookies:?}"
+    );
+}
+
+#[rocket::async_test]
+async fn without_relogin_the_dead_session_cookie_is_cleared_on_a_401() {
+    let app =
+        TestApp::with(crate::common::figment().merge(("session_security.relogin", false))).await;
+    app.login("alice").await;
+    let cookies = expire_in_background(&app).await;
+    assert!(
+        cookies.iter().any(|c| c.starts_with("session_security=;")),
+        "{cookies:?}"
+    );
+}
+
+#[rocket::async_test]
+async fn open_redirect_attempts_are_refused() {
+    let app = TestApp::new().await;
+    // The catcher only ever sends `next` = the requested path on this site.
+    for path in [
+        "/whoami?next=//evil.example",
+        "/whoami?next=https://evil.example",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), Status::SeeOther);
+        let location = response.headers().get_one("Location").expect("redirect");
+        let next = location.strip_prefix("/login?next=").expect("next kept");
+        let next = rocket::http::RawStr::new(next).url_decode_lossy();
+        assert!(next.starts_with("/whoami?"), "{location}");
+        assert_eq!(local_path(&next).map(str::len), Some(next.len()));
+    }
+    for evil in [
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "evil.example",
+        "/ok\r\nLocation: https://evil.example",
+        "",
+    ] {
+        assert_eq!(local_path(evil), None, "{evil:?}");
+    }
+    assert_eq!(local_path("/contacts?q=a//b"), Some("/contacts?q=a//b"));
+}
