@@ -465,6 +465,7 @@
 //! crate root.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
