@@ -20,6 +20,8 @@
 //!
 //!    ```toml
 //!    [dependencies]
+//!    rocket = "0.5"
+//!    rocket_dyn_templates = { version = "0.2", features = ["tera"] }  # step 3's login page
 //!    rocket_session_security = { path = "../rocket_session_security" }
 //!    # PostgreSQL instead of SQLite:
 //!    # rocket_session_security = { path = "…", default-features = false, features = ["postgres"] }
@@ -172,290 +174,44 @@
 //! script `{"error":"session_expired","relogin_url":…}`. A wrong or missing
 //! CSRF token is `403` before the handler runs.
 //!
-//! ## Which pages get the dialogs
+//! ## Where to read on
 //!
-//! With `inject = true` (the default), the fairing puts the markup (a
-//! stylesheet link, a JSON configuration element, the warning and relogin
-//! dialogs, a script tag) just before the last `</body>` of a response when
-//! the request's session is live and signed in as the response leaves, the
-//! response is `text/html` with a known size (at most 8 MiB), it does not
-//! carry the markup already (`id="session_security_warning"`), and it is not
-//! one of the crate's own routes. Fragments without `</body>`, other types
-//! and streamed bodies are left alone.
+//! The [README](https://github.com/rocket-session-security/rocket_session_security#readme)
+//! is the manual: which pages get the dialogs and how to opt out, the
+//! markup and its element ids, the crate's routes, what counts as activity,
+//! the read path (memory for speed, the store for truth, at most
+//! `cache_max_age` seconds apart) and what a store outage does, what a
+//! relogin brings back, every configuration key with its default, the
+//! security controls with the tests that show them, and what it costs.
+//! `examples/minimal` is the quick start as an application; `demo-app/` (a
+//! small CRM) shows everything at once. The browser's side fires
+//! `session-security:*` events on `document`
+//! (`docs/client-events.md`).
 //!
-//! To place the markup yourself, register the crate's templates into your
-//! Tera, include them in the base template (inside `<body>`), and hand the
-//! page its `session_security` value; without Tera, render
-//! [`Dialogs::to_html`]:
+//! ## The API at a glance
 //!
-//! ```no_run
-//! # use rocket::get;
-//! use rocket_dyn_templates::{context, Template};
-//! use rocket_session_security::{register_templates, Authenticated, Session};
+//! - Wiring: [`SessionSecurity`] (the fairing; hooks [`SessionEvents`],
+//!   [`UserTimeouts`], [`ChooseLocale`], a [`Clock`]), [`catchers`],
+//!   [`Config`] (the `session_security` table).
+//! - In a handler: [`Session`] (login, logout, data, CSRF token, the user's
+//!   sessions), the guards [`Authenticated`], [`CsrfChecked`] and
+//!   [`CsrfForm`], the login route's [`Relogin`] and [`after_login`],
+//!   [`local_path`] for `next`, [`Dialogs`] for a template that places the
+//!   dialogs itself.
+//! - Outside a request: [`SessionAdmin`] (end every session of a user, list
+//!   them, the store's counters, the cookie names as the browser gets
+//!   them).
+//! - Storage: [`SqlStore`] (SQLite, PostgreSQL), or your own
+//!   [`SessionStore`] and [`UserSessionStore`] over [`SessionRecord`] and
+//!   [`BackupRecord`]; errors are [`Error`] (a store's own: [`StoreError`]).
+//! - Reports: [`SessionStart`] and [`SessionEnd`] of every
+//!   [`SessionEvent`], also as the log target `session_security::audit` and
+//!   through the `metrics` facade.
+//! - Tests (feature `test-util`): `ManualClock`, so expiry is a matter of
+//!   moving time, not of sleeping.
 //!
-//! // At launch: .attach(templates())
-//! fn templates() -> impl rocket::fairing::Fairing {
-//!     Template::custom(|engines| {
-//!         if let Err(e) = register_templates(&mut engines.tera) {
-//!             rocket::error!("{e}");
-//!         }
-//!     })
-//! }
-//!
-//! #[get("/")]
-//! fn home(_user: Authenticated, session: Session<'_>) -> Template {
-//!     Template::render("home", context! { session_security: session.dialogs() })
-//! }
-//! ```
-//!
-//! ```html
-//! {% include "session_security/all.html" %}
-//! ```
-//!
-//! A page with the include gets nothing twice. With `inject = false`, a debug
-//! build warns once about a signed-in page that has no dialogs. The markup
-//! renders nothing without a logged-in user and needs no inline script or
-//! style, so pages keep working under `Content-Security-Policy: default-src
-//! 'self'`; the script and stylesheet are served by the crate at
-//! content-hashed URLs. The strings follow the browser's `Accept-Language`
-//! (English and ten more locales), or [`SessionSecurity::with_locale`].
-//!
-//! ## The markup and the script
-//!
-//! For an application's own tests and CSS. Every top-level element has the
-//! class `session_security`.
-//!
-//! - `dialog#session_security_warning`: the warning, modal while warned, with
-//!   `#session_security_warning_title`, `#session_security_counter` (the real
-//!   seconds left), `#session_security_warning_body`,
-//!   `#session_security_unavailable` (shown while the server cannot be
-//!   reached), the buttons `#session_security_stay` and
-//!   `#session_security_logout` in `.session_security_actions`, and the live
-//!   region `#session_security_announce`.
-//! - `dialog#session_security_relogin`: after expiry, with
-//!   `#session_security_relogin_title`, `#session_security_relogin_body`,
-//!   `iframe#session_security_relogin_frame` (the page at `relogin_url`) and
-//!   the link `#session_security_relogin_other` (log in as someone else).
-//! - `script#session_security_config`: the script's configuration, JSON.
-//!
-//! While the relogin dialog is up, the page's own content is out of the
-//! document and comes back exactly after a same-user relogin; every
-//! `csrf_token` field and `<meta name="csrf-token">` is then refreshed.
-//! The script's `window.sessionSecurity` has `activity()` (activity now, for
-//! every tab), `ping()` (ask the server at once; a promise) and `stop()`
-//! (end every timer and listener; the page stays).
-//!
-//! ## The crate's routes
-//!
-//! Mounted under `/session_security`:
-//!
-//! - `GET /ping?idleFor=N`: seconds since the real last activity, or
-//!   `"logout"` (see below).
-//! - `GET /status`: the session's timing as JSON ([`Timing`] plus
-//!   `authenticated`), or `{"authenticated":false}`. Passive.
-//! - `POST /keepalive` with the `X-CSRF-Token` header: counts as activity,
-//!   answers like `status`.
-//! - `POST /logout` with the `X-CSRF-Token` header: the warning's "Log out"
-//!   button. Answers `{"logged_out":true}`; `403` without the token; `503`
-//!   when the store is down (`{"error":"store_unavailable",…}` to scripts).
-//! - `GET /after_relogin`: where [`after_login`] sends a relogin.
-//! - `GET /assets/<hash>/…`: the script and stylesheet, cached for a year.
-//!
-//! ## What counts as activity
-//!
-//! Every request that carries a live session counts, except:
-//! - paths listed in `passive_paths` and routes named in `passive_routes`;
-//! - the crate's own routes under `/session_security`, but for the keepalive,
-//!   which counts once it has checked the page's user and CSRF token;
-//! - a request that another site's page made and that is not a navigation
-//!   (`Sec-Fetch-Site` other than `same-origin` or `none`, and `Sec-Fetch-Mode`
-//!   other than `navigate`), so a sibling subdomain's script or image cannot
-//!   keep a session alive; browsers that send no Fetch Metadata count as
-//!   before;
-//! - a request whose CSRF check failed.
-//!
-//! Passive requests never extend a session, but an expired session is still
-//! logged out by them. The ping `GET /session_security/ping?idleFor=N`
-//! reports that the user was idle for `N` seconds in the browser: it may only
-//! move the last activity **forward** (towards now), never past now and
-//! never backwards, and it cannot revive a session that already expired.
-//! `N` must be whole seconds written with digits only; anything else is
-//! answered with `400` and changes nothing. The answer is the number of
-//! seconds since the real last activity across all tabs, or `"logout"`.
-//!
-//! Last-activity writes are coalesced: memory sees every request at once,
-//! the store gets at most one write per `activity_write_grace` seconds per
-//! session (one batch for all sessions), and the stored value only ever
-//! moves forward in one SQL statement, so a slow request cannot overwrite
-//! newer activity. The last batch is written at shutdown.
-//!
-//! ## The read path: memory for speed, the store for truth
-//!
-//! Each instance keeps up to `cache_capacity` live sessions in memory, so a
-//! request that changes nothing costs no store round trip. Every change of
-//! a session (login, logout, data, rotation, revocation, expiry, purge)
-//! goes through one component that writes the store, tells the other
-//! instances and the event streams, and reports the start or end to the
-//! audit hook and the metrics; a change that fails turns the request's
-//! answer into the `503` below. Memory may say a session is alive; only
-//! the store may say it is dead: before a session is ended for idleness,
-//! and before a ping answer would make the browser warn, the session is
-//! read from the store again, since another instance may have seen the user
-//! meanwhile.
-//!
-//! A session in memory is trusted for at most `cache_max_age` seconds (15)
-//! since it was last read from the store, and only while the instance is
-//! sure to hear the others' changes; the next request after that reads it
-//! again. A read that started before a logout or revocation never puts the
-//! old row back. So an ended session is refused everywhere within a second
-//! normally, and within `cache_max_age` under any single fault.
-//!
-//! - **SQLite** (the default): one process owns the file. Run one
-//!   instance per file; the file runs in WAL mode with `synchronous=NORMAL`
-//!   and a busy timeout of `connect_timeout` seconds.
-//! - **PostgreSQL**: any number of instances share one database. They keep
-//!   their caches coherent with `LISTEN`/`NOTIFY` on the channel
-//!   `session_security`: the statement that ends or changes a session
-//!   notifies in its own transaction, and every other instance evicts it
-//!   within a second. A notification names only the first 64 bits of the
-//!   token's hash (never a token or data); activity is never announced.
-//!   Each instance sends itself a heartbeat through the channel every 2 s
-//!   over a connection of its own and must hear it within 1.5 s; until it
-//!   does (at start-up, after a silently dropped listener), it trusts
-//!   nothing in memory and reads every session from the store. Every listen
-//!   starts from an empty cache. Each instance holds two connections of its own
-//!   besides its pool: one listening and one for heartbeats.
-//!
-//! ## When the store is down
-//!
-//! An outage is not a logout. A request whose session cannot be read, or
-//! whose change cannot be written, is answered within `store_timeout` with
-//! `503 Service Unavailable` and `Retry-After`: a short HTML page for
-//! browsers, `{"error":"store_unavailable"}` for background requests.
-//! Such a response sets no cookie, so the browser's live session cookie is
-//! never replaced or cleared, the login page included. A session read from
-//! the store less than `cache_max_age` ago goes on being served while
-//! nothing must be written (an older one gets the `503`), activity is kept
-//! for the next flush, and service comes back with the store. The
-//! browser script treats a 503 or a network error as "unavailable": it
-//! keeps the page and retries. A [`Session::login`] or
-//! [`Session::logout`] that fails returns an error whose
-//! [`Error::is_store_failure`] is true, and the response becomes a `503`
-//! whatever the handler answers.
-//!
-//! ## What a relogin brings back
-//!
-//! The backed-up data comes back to the same user, except the keys named in
-//! `not_restorable`: markers that a password-only relogin must not restore,
-//! such as a second factor's confirmation.
-//!
-//! ```toml
-//! [default.session_security]
-//! not_restorable = ["mfa_verified_at", "confirmed_*"]  # `*`: any key with that prefix
-//! ```
-//!
-//! ```
-//! # use rocket::get;
-//! use rocket_session_security::{Authenticated, Session};
-//!
-//! /// After the second factor: a marker the relogin will not bring back.
-//! #[get("/mfa/done")]
-//! fn mfa_done(_user: Authenticated, session: Session<'_>) {
-//!     let now = chrono::Utc::now().timestamp();
-//!     session.insert("mfa_verified_at", now).ok();
-//! }
-//! ```
-//!
-//! ## Configuration
-//!
-//! Every key is optional; these are the defaults.
-//!
-//! ```toml
-//! [default.session_security]
-//! warn_after = 540        # browser warns after 9 idle minutes
-//! expire_after = 600      # server logs out after 10
-//! absolute_after = 43200  # and after 12 hours whatever happens; 0 disables
-//! passive_paths = []      # e.g. ["/notifications/count"]: never activity
-//! passive_routes = []     # e.g. ["unread_badge"]: route names, never activity
-//! relogin = true          # false: reload, or go to logout_url, on expiry
-//! relogin_url = "/login/1"
-//! login_url = "/login"
-//! # logout_url = "/goodbye"  # unset by default: where expiry goes when relogin is off
-//! backup_ttl = 3600       # seconds a backup waits for its relogin
-//! activity_write_grace = 1
-//! cookie_secure = true    # Secure, __Host- cookies; see below
-//! cache_capacity = 100000 # live sessions in memory per instance; 0 turns it off
-//! cache_max_age = 15      # seconds a session in memory is trusted without the store
-//! not_restorable = []     # data keys a relogin does not bring back
-//! store_timeout = 2       # seconds before a request that needs the store gets 503
-//! max_data_bytes = 65536  # largest session data, as JSON
-//! inject = true           # put the dialogs into every signed-in HTML page
-//!
-//! [default.databases.session_security]
-//! url = "sqlite://session_security.sqlite"   # or postgres://… for several instances
-//! connect_timeout = 5     # also SQLite's busy timeout
-//! max_connections = 16
-//! ```
-//!
-//! Or from the environment: `ROCKET_SESSION_SECURITY='{warn_after=5,expire_after=10}'`.
-//! A bad value aborts launch with a message naming the key; see [`Config`].
-//! Per-user limits come from a [`UserTimeouts`] hook.
-//!
-//! `cookie_secure` gives the cookies `Secure` and `__Host-` names
-//! (`__Host-session_security`, …). Keep it on for development on
-//! `http://localhost` and `http://127.0.0.1`: Chromium accepts such cookies
-//! from both, and Firefox from localhost. Turn it off only for plain HTTP on
-//! another host; the cookies then lose `Secure` and the prefix.
-//!
-//! ## Security
-//!
-//! The README's Security section maps these to OWASP ASVS 5.0 V7, names the
-//! test that shows each, and lists the residual risks.
-//!
-//! - The session token has 256 random bits and lives in an `HttpOnly`,
-//!   `SameSite=Lax` cookie, `Secure` and `__Host-` prefixed with
-//!   `cookie_secure`; the store keeps only its SHA-256. A cookie that matches
-//!   nothing is no session, never an error.
-//! - Login, the restore after a relogin and [`Session::cycle_id`] issue a new
-//!   token and end the old one; logout deletes the session and its relogin
-//!   backup on the server.
-//! - Expiry is decided on the server before anything else in the request.
-//! - Responses to authenticated requests, and every response that sets a
-//!   cookie or holds a CSRF token, carry `Cache-Control: no-store`.
-//! - A visitor's CSRF token (a login form) lives in a `SameSite=Strict`
-//!   cookie of its own, [`CSRF_COOKIE`], so visitors cost no stored session.
-//! - A store failure never logs anyone out and never grants anything: the
-//!   request is answered `503` and changes nothing (see above).
-//! - Each page knows its user by a tag: HMAC-SHA256 of the user id under a
-//!   key the store creates once (table `session_security_keys`, shared by
-//!   every instance on it), so the tag tells nothing about the user to
-//!   someone without the key. The tabs ignore messages of another tag; a
-//!   ping or keepalive sent with another user's tag answers `"logout"` and
-//!   leaves that user's session alone.
-//! - The script-readable cookie [`USER_COOKIE`] holds the signed-in user's
-//!   tag, [`SIGNED_OUT`] after [`Session::logout`], and is removed when a
-//!   session ends otherwise. The tabs of the browser watch it, so a
-//!   sign-out in one reaches the others within a second, with no request.
-//!
-//! ## Sessions per user
-//!
-//! [`Session::sessions`] lists the signed-in user's live sessions
-//! ([`SessionInfo`]: an opaque id, never the token or its hash; start,
-//! last activity, absolute end, device, current), [`Session::revoke`] ends
-//! one of their own, [`Session::revoke_others`] all but the current, and
-//! [`SessionAdmin::revoke_user`] every session of a user from outside a
-//! request (a password change, an administrator). A revoked session stays
-//! as a tombstone until the purge, so every instance refuses it, and is
-//! never backed up; the other instances drop it within a second,
-//! and its open tabs leave the page within 2 s through
-//! `GET /session_security/events`, a server-sent event stream that one tab
-//! per browser holds.
-//!
-//! Every start and end is reported with its reason ([`SessionStart`],
-//! [`SessionEnd`]) to a [`SessionEvents`] hook
-//! ([`SessionSecurity::with_events`]), as a log line on the target
-//! `session_security::audit`, and counted through the `metrics` facade;
-//! none carries a token or session data.
+//! Password checks belong behind a login throttle: the `rocket_login_throttle`
+//! crate (this repository's `login-throttle/`).
 //!
 //! ## Layout, for contributors
 //!
