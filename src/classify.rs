@@ -8,9 +8,20 @@ use std::borrow::Cow;
 use rocket::http::HeaderMap;
 use rocket::{Request, Response};
 
-/// Whether a request was sent by script rather than by a page navigation.
+/// Set on a request to an API route ([`AuthenticatedApi`](crate::AuthenticatedApi)),
+/// which answers scripts whatever its headers say.
+struct ApiRoute(bool);
+
+/// Marks `request` as one to answer as a script's.
+pub(crate) fn answer_as_script(request: &Request<'_>) {
+    request.local_cache(|| ApiRoute(true));
+}
+
+/// Whether a request was sent by script rather than by a page navigation
+/// (or came to an API route).
 pub(crate) fn is_background(request: &Request<'_>) -> bool {
-    request.headers().contains("X-Requested-With")
+    request.local_cache(|| ApiRoute(false)).0
+        || request.headers().contains("X-Requested-With")
         || request
             .accept()
             .is_some_and(|accept| accept.preferred().media_type().is_json())

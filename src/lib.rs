@@ -171,7 +171,8 @@
 //!
 //! Without a live session, [`Authenticated`] forwards with `401`: the
 //! catcher sends a browser to `login_url?next=<the page>` and answers a
-//! script `{"error":"session_expired","relogin_url":…}`. A wrong or missing
+//! script `{"error":"session_expired","relogin_url":…}` (or
+//! `{"error":"not_signed_in","login_url":…}` when it had no session). A wrong or missing
 //! CSRF token is `403` before the handler runs.
 //!
 //! ## Where to read on
@@ -261,7 +262,7 @@ pub use session::cookies::{
 };
 pub use session::expiry::Timing;
 pub use session::guards::{
-    Authenticated, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, NoFields,
+    Authenticated, AuthenticatedApi, CsrfChecked, CsrfError, CsrfForm, CsrfFormError, NoFields,
 };
 pub use session::per_user::SessionInfo;
 pub use session::{Session, SessionAdmin};

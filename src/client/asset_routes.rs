@@ -22,16 +22,16 @@ fn asset(hash: &str, body: &'static str, content_type: ContentType) -> Option<As
 }
 
 #[get("/assets/<hash>/script.js")]
-pub(crate) fn script(hash: &str) -> Option<Asset> {
+pub(crate) fn script_asset(hash: &str) -> Option<Asset> {
     asset(hash, assets::SCRIPT, ContentType::JavaScript)
 }
 
 #[get("/assets/<hash>/style.css")]
-pub(crate) fn style(hash: &str) -> Option<Asset> {
+pub(crate) fn style_asset(hash: &str) -> Option<Asset> {
     asset(hash, assets::STYLE, ContentType::CSS)
 }
 
 #[get("/assets/<hash>/after_relogin.js")]
-pub(crate) fn after_relogin(hash: &str) -> Option<Asset> {
+pub(crate) fn after_relogin_script(hash: &str) -> Option<Asset> {
     asset(hash, assets::AFTER_RELOGIN, ContentType::JavaScript)
 }

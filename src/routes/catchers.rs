@@ -13,6 +13,7 @@ use crate::classify::is_background;
 use crate::config::Config;
 use crate::paths::local_path;
 use crate::runtime::Runtime;
+use crate::session::state::RequestSession;
 
 /// The crate's catchers; register them with `.register("/", catchers())`.
 ///
@@ -21,9 +22,11 @@ use crate::runtime::Runtime;
 /// nothing at `/` answers a 401, launch logs a warning saying so.
 ///
 /// A `401` (what [`Authenticated`](crate::Authenticated) forwards with)
-/// becomes `{"error":"session_expired","relogin_url":…}` for background
-/// requests (JSON `Accept` or an `X-Requested-With` header), and a redirect
-/// to `login_url?next=<this path>` for browsers.
+/// becomes, for background requests (JSON `Accept` or an `X-Requested-With`
+/// header), `{"error":"session_expired","relogin_url":…}` when the request
+/// came with a session that has just ended, or
+/// `{"error":"not_signed_in","login_url":…}` when it came with none; and a
+/// redirect to `login_url?next=<this path>` for browsers.
 pub fn catchers() -> Vec<Catcher> {
     catchers![unauthorized]
 }
@@ -36,10 +39,13 @@ fn unauthorized(request: &Request<'_>) -> Result<Redirect, Custom<Json<Value>>> 
         .state::<Arc<Runtime>>()
         .map_or(&default, |runtime| &runtime.config);
     if is_background(request) {
-        return Err(Custom(
-            Status::Unauthorized,
-            Json(json!({ "error": "session_expired", "relogin_url": config.relogin_url })),
-        ));
+        // A session that ended under the page is the relogin's business; a
+        // request that never had one just needs to sign in.
+        let answer = match RequestSession::of(request).was_authenticated {
+            true => json!({ "error": "session_expired", "relogin_url": config.relogin_url }),
+            false => json!({ "error": "not_signed_in", "login_url": config.login_url }),
+        };
+        return Err(Custom(Status::Unauthorized, Json(answer)));
     }
     Ok(Redirect::to(login_redirect(config, request)))
 }

@@ -43,6 +43,50 @@ impl Sentinel for Authenticated {
     }
 }
 
+/// [`Authenticated`] for a route that is an API: without a live session
+/// the 401 catcher answers JSON (`{"error":…}`) whatever the request's
+/// headers say, where a plain `curl` to an [`Authenticated`] route would
+/// get a redirect to the login page.
+///
+/// ```
+/// # use rocket::get;
+/// use rocket_session_security::AuthenticatedApi;
+///
+/// #[get("/api/me")]
+/// fn me(user: AuthenticatedApi) -> String {
+///     user.user_id
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedApi {
+    /// The id given to [`Session::login`].
+    pub user_id: String,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthenticatedApi {
+    type Error = crate::Error;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match request.guard::<Authenticated>().await {
+            Outcome::Success(Authenticated { user_id }) => {
+                Outcome::Success(AuthenticatedApi { user_id })
+            }
+            Outcome::Forward(status) => {
+                crate::classify::answer_as_script(request);
+                Outcome::Forward(status)
+            }
+            Outcome::Error(e) => Outcome::Error(e),
+        }
+    }
+}
+
+impl Sentinel for AuthenticatedApi {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        fairing_missing(rocket)
+    }
+}
+
 /// Checks the session's CSRF token in the `X-CSRF-Token` header on unsafe
 /// methods (anything but GET, HEAD, OPTIONS); fails with `403 Forbidden`.
 /// For HTML forms use [`CsrfForm`], which also reads the `csrf_token` field.

@@ -1,10 +1,39 @@
 //! The 401 catcher: JSON for background requests, a login redirect with a
 //! local `next` for browsers, and no open redirect.
 
-use crate::common::{LibraryApp, TestApp};
+use crate::common::{app_with, figment, LibraryApp, TestApp, T0};
 use rocket::http::{Header, Status};
 use rocket::serde::json::Value;
-use rocket_session_security::local_path;
+use rocket::{get, routes};
+use rocket_session_security::{local_path, AuthenticatedApi, ManualClock, SessionSecurity};
+
+#[get("/api/me")]
+fn api_me(user: AuthenticatedApi) -> String {
+    user.user_id
+}
+
+#[rocket::async_test]
+async fn an_api_route_answers_json_even_to_a_plain_client() {
+    let clock = ManualClock::new(T0);
+    let fairing = SessionSecurity::fairing().with_clock(clock.clone());
+    let rocket = app_with(figment(), fairing).mount("/", routes![api_me]);
+    let app = TestApp::launch(rocket, clock).await;
+    // No Accept header, no X-Requested-With: what curl sends.
+    let response = app.get("/api/me").await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    assert_eq!(response.headers().get_one("Location"), None);
+    let body: Value = response.into_json().await.expect("json");
+    assert_eq!(body["error"], "not_signed_in");
+    // The same client, signed in, gets the route; a plain page of the
+    // same app still redirects a browser to the login page.
+    app.login("alice").await;
+    assert_eq!(
+        app.get("/api/me").await.into_string().await.as_deref(),
+        Some("alice")
+    );
+    let page = TestApp::new().await;
+    assert_eq!(page.get("/whoami").await.status(), Status::SeeOther);
+}
 
 #[rocket::async_test]
 async fn browsers_are_sent_to_the_login_page_with_next() {
@@ -28,9 +57,26 @@ async fn background_requests_get_json_not_a_redirect() {
         assert_eq!(response.status(), Status::Unauthorized);
         assert_eq!(response.headers().get_one("Location"), None);
         let body: Value = response.into_json().await.expect("json");
-        assert_eq!(body["error"], "session_expired");
-        assert_eq!(body["relogin_url"], "/login/1");
+        assert_eq!(body["error"], "not_signed_in", "no session was ever there");
+        assert_eq!(body["login_url"], "/login");
     }
+}
+
+#[rocket::async_test]
+async fn a_session_that_just_ended_is_session_expired_with_the_relogin_url() {
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    app.advance(10);
+    let response = app
+        .client
+        .get("/whoami")
+        .header(Header::new("Accept", "application/json"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Unauthorized);
+    let body: Value = response.into_json().await.expect("json");
+    assert_eq!(body["error"], "session_expired");
+    assert_eq!(body["relogin_url"], "/login/1");
 }
 
 /// Expires alice's session with a background request; returns the
