@@ -97,21 +97,51 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// A `login_throttle` value that cannot work: the key and what to do.
+/// Launch stops on one, before the application serves an unguarded login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleConfigError {
+    /// The key at fault, e.g. `max_backoff`.
+    pub key: String,
+    /// What is wrong with it and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for ThrottleConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let table = ThrottleConfig::TABLE;
+        write!(f, "invalid `{table}.{}`: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ThrottleConfigError {}
+
 impl ThrottleConfig {
     /// The name of the configuration table.
     pub const TABLE: &'static str = "login_throttle";
 
     /// Reads the `login_throttle` table; a missing table means all defaults.
-    pub(crate) fn from_figment(figment: &Figment) -> Result<ThrottleConfig, String> {
+    pub(crate) fn from_figment(figment: &Figment) -> Result<ThrottleConfig, ThrottleConfigError> {
         let config = match figment.extract_inner::<ThrottleConfig>(Self::TABLE) {
             Ok(config) => config,
             Err(e) if e.missing() && e.path.len() <= 1 => ThrottleConfig::default(),
-            Err(e) => return Err(format!("invalid `{}`: {}", Self::TABLE, e.kind)),
+            Err(e) => {
+                return Err(ThrottleConfigError {
+                    key: e.path.last().cloned().unwrap_or_else(|| Self::TABLE.into()),
+                    message: e.kind.to_string(),
+                })
+            }
         };
-        config
-            .check()
-            .map_err(|(key, why)| format!("invalid `{}.{key}`: {why}", Self::TABLE))?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Checks every value; the first that cannot work is the error.
+    pub fn validate(&self) -> Result<(), ThrottleConfigError> {
+        self.check().map_err(|(key, message)| ThrottleConfigError {
+            key: key.into(),
+            message,
+        })
     }
 
     /// The first key whose value cannot work, and why.
@@ -194,6 +224,20 @@ mod tests {
         let waits: Vec<u64> = (1..=12).map(|n| rules.wait_after(n)).collect();
         assert_eq!(waits, [0, 0, 0, 0, 30, 60, 120, 240, 480, 900, 900, 900]);
         assert_eq!(rules.wait_after(u32::MAX), 900, "no overflow");
+    }
+
+    #[test]
+    fn a_throttle_is_refused_with_the_key_and_what_to_do() {
+        let config = ThrottleConfig {
+            backoff: 0,
+            ..ThrottleConfig::default()
+        };
+        let error = crate::LoginThrottle::new(config).expect_err("backoff 0 cannot work");
+        assert_eq!(error.key, "backoff");
+        assert_eq!(
+            error.to_string(),
+            "invalid `login_throttle.backoff`: must be at least 1"
+        );
     }
 
     #[test]

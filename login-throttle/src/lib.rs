@@ -121,6 +121,6 @@ mod pairs;
 mod refused;
 mod throttle;
 
-pub use config::ThrottleConfig;
+pub use config::{ThrottleConfig, ThrottleConfigError};
 pub use refused::LoginRefused;
 pub use throttle::{LoginThrottle, ThrottleFairing};

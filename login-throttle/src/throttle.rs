@@ -12,7 +12,7 @@ use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::tokio::sync::Semaphore;
 use rocket::{Build, Rocket};
 
-use crate::config::ThrottleConfig;
+use crate::config::{ThrottleConfig, ThrottleConfigError};
 use crate::pairs::{Pair, Pairs};
 use crate::refused::LoginRefused;
 
@@ -61,17 +61,11 @@ impl fmt::Debug for LoginThrottle {
 
 impl LoginThrottle {
     /// A throttle on the wall clock, to put into managed state with
-    /// `.manage(..)`.
-    ///
-    /// # Panics
-    ///
-    /// When a value of `config` cannot work (zero failures, permits or
-    /// seconds, `max_backoff` below `backoff`, …): called at launch, this
-    /// stops the application before it serves an unguarded login.
-    pub fn new(config: ThrottleConfig) -> LoginThrottle {
-        if let Err((key, why)) = config.check() {
-            panic!("invalid `{}.{key}`: {why}", ThrottleConfig::TABLE);
-        }
+    /// `.manage(..)`; an error names the first value of `config` that
+    /// cannot work (zero failures, permits or seconds, `max_backoff` below
+    /// `backoff`, …).
+    pub fn new(config: ThrottleConfig) -> Result<LoginThrottle, ThrottleConfigError> {
+        config.validate()?;
         let permits = config
             .concurrent_hashes
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
@@ -79,7 +73,7 @@ impl LoginThrottle {
             .hashes_per_address
             .unwrap_or(permits / 2)
             .clamp(1, permits);
-        LoginThrottle {
+        Ok(LoginThrottle {
             hashes: Arc::new(Semaphore::new(permits)),
             addresses: Mutex::default(),
             per_address,
@@ -87,7 +81,7 @@ impl LoginThrottle {
             pairs: Mutex::new(Pairs::default()),
             clock: system_clock(),
             rules: config,
-        }
+        })
     }
 
     /// The fairing that reads the `login_throttle` table (see
@@ -305,7 +299,13 @@ impl Fairing for ThrottleFairing {
                 return Err(rocket);
             }
         };
-        let mut throttle = LoginThrottle::new(config);
+        let mut throttle = match LoginThrottle::new(config) {
+            Ok(throttle) => throttle,
+            Err(e) => {
+                rocket::error!("{e}");
+                return Err(rocket);
+            }
+        };
         if let Some(clock) = &self.clock {
             throttle.clock = clock.clone();
         }

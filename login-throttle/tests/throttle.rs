@@ -160,7 +160,9 @@ fn app_with(throttle: LoginThrottle, check: &Arc<PasswordCheck>) -> Rocket<Build
 async fn launch(config: ThrottleConfig) -> (TestApp, Arc<PasswordCheck>) {
     let clock = TestClock::new();
     let check = PasswordCheck::new();
-    let throttle = LoginThrottle::new(config).with_clock(clock.reader());
+    let throttle = LoginThrottle::new(config)
+        .expect("a valid configuration")
+        .with_clock(clock.reader());
     (
         TestApp::launch(app_with(throttle, &check), clock).await,
         check,
