@@ -1,11 +1,11 @@
 //! The session protocol the browser half speaks: ping, status, keepalive
 //! and logout, and the JSON answer of a refused request.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
-use rocket::form::{self, FromFormField, ValueField};
-use rocket::http::{ContentType, Status};
-use rocket::request::Request;
+use rocket::http::{ContentType, RawStr, Status};
+use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, status::Custom, Responder, Response};
 use rocket::serde::json::{json, Json, Value};
 use rocket::{get, post};
@@ -33,14 +33,50 @@ impl<'r> Responder<'r, 'static> for PingAnswer {
     }
 }
 
-/// The ping's `idleFor`: whole seconds, digits only.
-pub(crate) struct IdleFor(u64);
+/// The ping's query, `idleFor=N&tag=T`, read by hand from the raw query:
+/// Rocket's form machinery cost more than the rest of the ping (the
+/// hottest route) together. Keys and values are URL-decoded as a form's.
+pub(crate) struct PingQuery<'r> {
+    /// Whole seconds, digits only; `None` when absent; why when invalid.
+    idle_for: Result<Option<u64>, String>,
+    /// The page's user tag.
+    tag: Option<Cow<'r, str>>,
+}
 
-impl<'v> FromFormField<'v> for IdleFor {
-    fn from_value(field: ValueField<'v>) -> form::Result<'v, Self> {
-        parse_idle_for(field.value)
-            .map(IdleFor)
-            .map_err(|e| form::Error::validation(e.message()).into())
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for PingQuery<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let mut query = PingQuery {
+            idle_for: Ok(None),
+            tag: None,
+        };
+        let raw = request.uri().query().map_or("", |q| q.as_str());
+        let fields = raw.split('&').filter(|field| !field.is_empty());
+        for field in fields {
+            let (key, value) = field.split_once('=').unwrap_or((field, ""));
+            let value = decoded(value);
+            match &*decoded(key) {
+                "idleFor" if matches!(query.idle_for, Ok(Some(_))) => {
+                    query.idle_for = Err("idleFor was given twice".into());
+                }
+                "idleFor" if query.idle_for.is_ok() => {
+                    query.idle_for = parse_idle_for(&value).map(Some).map_err(|e| e.message());
+                }
+                "tag" => query.tag = Some(value),
+                _ => {}
+            }
+        }
+        Outcome::Success(query)
+    }
+}
+
+/// A query key or value as a form field would read it (`+` and `%XX`).
+fn decoded(raw: &str) -> Cow<'_, str> {
+    match raw.contains(['%', '+']) {
+        true => Cow::Owned(RawStr::new(raw).url_decode_lossy().into_owned()),
+        false => Cow::Borrowed(raw),
     }
 }
 
@@ -51,36 +87,16 @@ impl<'v> FromFormField<'v> for IdleFor {
 /// session, so `idleFor` cannot revive one. With `tag` (the page's user
 /// tag), a live session of another user is `"logout"` for this page, and
 /// its activity is left alone.
-#[get("/ping?<idleFor>&<tag>")]
-#[allow(non_snake_case)] // the query key is the browser contract
+#[get("/ping")]
 pub(crate) async fn ping(
-    idleFor: form::Result<'_, IdleFor>,
-    tag: Option<&str>,
+    query: PingQuery<'_>,
     session: Session<'_>,
 ) -> Result<PingAnswer, Custom<Json<Value>>> {
-    let idle_for = match idleFor {
-        Ok(IdleFor(idle_for)) => Some(idle_for),
-        Err(errors)
-            if errors
-                .iter()
-                .all(|e| matches!(e.kind, form::error::ErrorKind::Missing)) =>
-        {
-            None
-        }
-        Err(errors) => {
-            let why = errors
-                .iter()
-                .map(|e| e.kind.to_string())
-                .collect::<Vec<_>>();
-            return Err(refusal(
-                Status::BadRequest,
-                "invalid_idle_for",
-                why.join("; "),
-            ));
-        }
-    };
+    let idle_for = query
+        .idle_for
+        .map_err(|why| refusal(Status::BadRequest, "invalid_idle_for", why))?;
     metrics::counter!("session_security_pings_total").increment(1);
-    if tag.is_some_and(|tag| !session.is_user_tag(tag)) {
+    if query.tag.is_some_and(|tag| !session.is_user_tag(&tag)) {
         return Ok(PingAnswer(json!("logout")));
     }
     if let Some(idle_for) = idle_for {

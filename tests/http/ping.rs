@@ -140,3 +140,21 @@ async fn status_reports_the_timing() {
     assert_eq!(status["absolute_in"], Value::Null);
     assert_eq!(app.server_idle().await, Some(3), "status is passive");
 }
+
+#[rocket::async_test]
+async fn the_query_reads_as_a_form_would_and_a_repeated_idle_for_is_refused() {
+    let app = TestApp::new().await;
+    app.login("alice").await;
+    app.advance(6);
+    // An encoded key is the same key; an unknown one is ignored.
+    let encoded = app.get("/session_security/ping?idle%46or=4&x=1").await;
+    assert_eq!(encoded.status(), Status::Ok);
+    assert_eq!(encoded.into_json::<Value>().await, Some(Value::from(4)));
+    let twice = app.get("/session_security/ping?idleFor=1&idleFor=2").await;
+    assert_eq!(twice.status(), Status::BadRequest);
+    assert_eq!(
+        app.server_idle().await,
+        Some(4),
+        "the refused ping changed nothing"
+    );
+}
