@@ -191,20 +191,29 @@
 //!
 //! ## The API at a glance
 //!
-//! - Wiring: [`SessionSecurity`] (the fairing; hooks [`SessionEvents`],
-//!   [`UserTimeouts`], [`ChooseLocale`], a [`Clock`]), [`catchers`],
-//!   [`Config`] (the `session_security` table).
-//! - In a handler: [`Session`] (login, logout, data, CSRF token, the user's
-//!   sessions), the guards [`Authenticated`], [`CsrfChecked`] and
-//!   [`CsrfForm`], the login route's [`Relogin`] and [`after_login`],
-//!   [`local_path`] for `next`, [`Dialogs`] for a template that places the
-//!   dialogs itself.
+//! Every public item, by where it is used:
+//!
+//! - Wiring: [`SessionSecurity`] (the fairing), its hooks
+//!   [`SessionEvents`], [`UserTimeouts`] and [`ChooseLocale`] and its
+//!   [`Clock`] ([`SystemClock`]); [`catchers`]; [`Config`] (the
+//!   `session_security` table) and [`ConfigError`].
+//! - In a handler: [`Session`] (login, logout, data, the CSRF token,
+//!   [`Timing`], the user's sessions as [`SessionInfo`]); the guards
+//!   [`Authenticated`], [`AuthenticatedApi`], [`CsrfChecked`] (failing with
+//!   [`CsrfError`]) and [`CsrfForm`] (with [`CsrfFormError`], and
+//!   [`NoFields`] for a form that carries only its token); the login
+//!   route's [`Relogin`] and [`after_login`]; [`local_path`] for `next`;
+//!   [`CSRF_FIELD`] and [`CSRF_HEADER`]; [`Dialogs`] and
+//!   [`register_templates`] for a template that places the dialogs itself.
 //! - Outside a request: [`SessionAdmin`] (end every session of a user, list
-//!   them, the store's counters, the cookie names as the browser gets
-//!   them).
+//!   them, the store's [`StoreStats`], the [`CookieNames`] as the browser
+//!   gets them). The cookies' base names are [`SESSION_COOKIE`],
+//!   [`BACKUP_COOKIE`], [`USER_COOKIE`] and [`CSRF_COOKIE`];
+//!   [`SIGNED_OUT`] is the user cookie's value after a sign-out.
 //! - Storage: [`SqlStore`] (SQLite, PostgreSQL), or your own
 //!   [`SessionStore`] and [`UserSessionStore`] over [`SessionRecord`] and
-//!   [`BackupRecord`]; errors are [`Error`] (a store's own: [`StoreError`]).
+//!   [`BackupRecord`] (with [`Removed`] and [`Purged`]); errors are
+//!   [`Error`], a store's own wrapped in [`StoreError`].
 //! - Reports: [`SessionStart`] and [`SessionEnd`] of every
 //!   [`SessionEvent`], also as the log target `session_security::audit` and
 //!   through the `metrics` facade.
