@@ -18,10 +18,19 @@ pub(crate) fn answer_as_script(request: &Request<'_>) {
 }
 
 /// Whether a request was sent by script rather than by a page navigation
-/// (or came to an API route).
+/// (or came to an API route). `Sec-Fetch-Mode: navigate` is a browser's
+/// navigation whatever else it says; otherwise `HX-Request` (htmx),
+/// `X-Requested-With` or a JSON `Accept` make a script.
 pub(crate) fn is_background(request: &Request<'_>) -> bool {
-    request.local_cache(|| ApiRoute(false)).0
-        || request.headers().contains("X-Requested-With")
+    if request.local_cache(|| ApiRoute(false)).0 {
+        return true;
+    }
+    let headers = request.headers();
+    if header(headers, "Sec-Fetch-Mode") == Some("navigate") {
+        return false;
+    }
+    header(headers, "HX-Request").is_some()
+        || header(headers, "X-Requested-With").is_some()
         || request
             .accept()
             .is_some_and(|accept| accept.preferred().media_type().is_json())

@@ -119,13 +119,20 @@ impl<'r> Responder<'r, 'static> for LoginRefused {
 }
 
 /// Whether a request was sent by script rather than by a page navigation:
-/// it says `X-Requested-With`, or prefers JSON in `Accept`.
+/// `Sec-Fetch-Mode: navigate` is a browser's navigation whatever else it
+/// says; otherwise `HX-Request` (htmx), `X-Requested-With` or a JSON
+/// `Accept` make a script.
 ///
 /// This mirrors the rule of `rocket_session_security` (its
 /// `classify::is_background`), so a page that uses both crates gets JSON
 /// from both for the same requests; change them together.
 fn is_background(request: &Request<'_>) -> bool {
-    request.headers().contains("X-Requested-With")
+    let headers = request.headers();
+    if headers.get_one("Sec-Fetch-Mode") == Some("navigate") {
+        return false;
+    }
+    headers.contains("HX-Request")
+        || headers.contains("X-Requested-With")
         || request
             .accept()
             .is_some_and(|accept| accept.preferred().media_type().is_json())

@@ -63,6 +63,27 @@ async fn background_requests_get_json_not_a_redirect() {
 }
 
 #[rocket::async_test]
+async fn script_or_browser_is_decided_by_the_fetch_mode_first() {
+    let app = TestApp::new().await;
+    let status = |headers: Vec<Header<'static>>| {
+        let mut request = app.client.get("/whoami");
+        for header in headers {
+            request = request.header(header);
+        }
+        async move { request.dispatch().await.status() }
+    };
+    // htmx says so with its own header.
+    let htmx = vec![Header::new("HX-Request", "true")];
+    assert_eq!(status(htmx).await, Status::Unauthorized);
+    // A navigation is a browser's, whatever it accepts.
+    let navigation = vec![
+        Header::new("Sec-Fetch-Mode", "navigate"),
+        Header::new("Accept", "application/json"),
+    ];
+    assert_eq!(status(navigation).await, Status::SeeOther);
+}
+
+#[rocket::async_test]
 async fn a_session_that_just_ended_is_session_expired_with_the_relogin_url() {
     let app = TestApp::new().await;
     app.login("alice").await;
