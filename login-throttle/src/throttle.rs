@@ -312,3 +312,22 @@ impl Fairing for ThrottleFairing {
         Ok(rocket.manage(throttle))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_is_refused_with_the_key_and_what_to_do() {
+        let config = ThrottleConfig {
+            backoff: 0,
+            ..ThrottleConfig::default()
+        };
+        let error = LoginThrottle::new(config).expect_err("backoff 0 cannot work");
+        assert_eq!(error.key, "backoff");
+        assert_eq!(
+            error.to_string(),
+            "invalid `login_throttle.backoff`: must be at least 1"
+        );
+    }
+}
