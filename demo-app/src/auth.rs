@@ -12,10 +12,10 @@ use rocket::{get, post, routes, Responder, Route, State};
 use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
 use rocket_login_throttle::{LoginRefused, LoginThrottle};
-use rocket_session_security::{after_login, local_path, CsrfForm, CsrfFormError, Relogin, Session};
+use rocket_session_security::{after_login, CsrfForm, CsrfFormError, NoFields, Relogin, Session};
 
 use crate::db::{AppResult, Crm};
-use crate::layout::{Confirmation, Reply};
+use crate::layout::Reply;
 use crate::password;
 
 /// The login form; every field defaults to empty so a missing one is a
@@ -26,14 +26,14 @@ struct LoginForm {
     username: String,
     #[field(default = "")]
     password: String,
-    #[field(default = "")]
-    next: String,
 }
 
-/// Renders the login form; `relogin` pages post back to `/login/1`.
+/// Renders the login form. It posts back to where it was served,
+/// `/login/1` inside the relogin dialog and `/login?next=…` otherwise, so
+/// the POST sees the same relogin flag and `next` as the GET did.
 fn login_page(
     session: &Session<'_>,
-    relogin: bool,
+    relogin: Relogin,
     next: Option<&str>,
     username: &str,
     error: Option<&str>,
@@ -42,14 +42,12 @@ fn login_page(
     Template::render(
         "login",
         context! {
-            action: Relogin(relogin).form_action("/login", None),
-            relogin,
-            next: next.and_then(local_path).unwrap_or(""),
+            action: relogin.form_action("/login", next),
+            relogin: relogin.0,
             username,
             error,
             flash: flash.map(|f| context! { kind: f.kind().to_owned(), message: f.message().to_owned() }),
             csrf_token: session.csrf_token(),
-            session_security: session.dialogs(),
         },
     )
 }
@@ -64,8 +62,7 @@ fn login_form(
     next: Option<&str>,
     flash: Option<FlashMessage<'_>>,
 ) -> Template {
-    let next = if relogin.0 { None } else { next };
-    login_page(&session, relogin.into(), next, "", None, flash)
+    login_page(&session, relogin, next, "", None, flash)
 }
 
 /// A login form whose CSRF check failed: most likely a login page left
@@ -97,21 +94,6 @@ fn client(peer: Option<SocketAddr>) -> IpAddr {
     peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |peer| peer.ip())
 }
 
-/// Signs in and goes to `next`; from the relogin dialog (`/login/1`) it
-/// ends at the library's `after_relogin`, which restores the session data
-/// if the user is the same.
-#[post("/login/<relogin..>", data = "<form>")]
-async fn login<'r>(
-    session: Session<'_>,
-    db: Connection<Crm>,
-    throttle: &State<LoginThrottle>,
-    peer: Option<SocketAddr>,
-    relogin: Relogin,
-    form: LoginSubmission<'r>,
-) -> AppResult<SignIn> {
-    sign_in(session, db, throttle, client(peer), form, relogin.into()).await
-}
-
 /// What the login form says when the throttle refused it.
 fn refusal_message(refused: LoginRefused) -> String {
     match refused {
@@ -128,15 +110,19 @@ fn refusal_message(refused: LoginRefused) -> String {
     }
 }
 
-/// Checks the password through the throttle and logs in; a failure
-/// changes nothing in the session.
-async fn sign_in(
+/// Signs in and goes to `next`; from the relogin dialog (`/login/1`) it
+/// ends at the library's `after_relogin`, which restores the session data
+/// if the user is the same. The password is checked through the throttle,
+/// and a failure changes nothing in the session.
+#[post("/login/<relogin..>?<next>", data = "<form>")]
+async fn login<'r>(
     session: Session<'_>,
     mut db: Connection<Crm>,
-    throttle: &LoginThrottle,
-    client: IpAddr,
-    form: LoginSubmission<'_>,
-    relogin: bool,
+    throttle: &State<LoginThrottle>,
+    peer: Option<SocketAddr>,
+    relogin: Relogin,
+    next: Option<&str>,
+    form: LoginSubmission<'r>,
 ) -> AppResult<SignIn> {
     let form = match form {
         Ok(form) => form.into_inner(),
@@ -145,7 +131,7 @@ async fn sign_in(
             return Ok(Reply::Forbidden(login_page(
                 &session,
                 relogin,
-                None,
+                next,
                 "",
                 Some(error),
                 None,
@@ -168,18 +154,11 @@ async fn sign_in(
         Some(hash) => password::matches(&password, hash),
         None => password::matches(&password, password::dummy_hash()),
     };
-    let matches = match throttle.attempt(&username, client, check).await {
+    let matches = match throttle.attempt(&username, client(peer), check).await {
         Ok(matches) => matches,
         Err(refused) => {
             let message = refusal_message(refused);
-            let page = login_page(
-                &session,
-                relogin,
-                Some(&form.next),
-                &username,
-                Some(&message),
-                None,
-            );
+            let page = login_page(&session, relogin, next, &username, Some(&message), None);
             let retry_after = Header::new("Retry-After", refused.retry_after().to_string());
             return Ok(SignIn::Refused(Custom(refused.status(), page), retry_after));
         }
@@ -187,27 +166,18 @@ async fn sign_in(
     let display_name = display_name.unwrap_or_default();
     if !(known && matches) {
         let error = "That username and password do not match.";
-        let page = login_page(
-            &session,
-            relogin,
-            Some(&form.next),
-            &username,
-            Some(error),
-            None,
-        );
+        let page = login_page(&session, relogin, next, &username, Some(error), None);
         return Ok(Reply::Invalid(page).into());
     }
 
     session.login(&username).await?;
-    if relogin {
-        // The library's after_relogin restores the session for the same user.
-        return Ok(Reply::Redirect(after_login(true, None)).into());
+    let onward = after_login(relogin, next);
+    if relogin.0 {
+        // The library's page closes the dialog and restores the page under
+        // it; a welcome message would only turn up on some later page.
+        return Ok(Reply::Redirect(onward).into());
     }
-    Ok(Reply::Flash(Flash::success(
-        after_login(false, Some(&form.next)),
-        format!("Welcome, {display_name}."),
-    ))
-    .into())
+    Ok(Reply::Flash(Flash::success(onward, format!("Welcome, {display_name}."))).into())
 }
 
 /// Logs out. A wrong CSRF token is refused while signed in (another site
@@ -215,7 +185,7 @@ async fn sign_in(
 #[post("/logout", data = "<form>")]
 async fn logout<'r>(
     session: Session<'_>,
-    form: Result<CsrfForm<Confirmation>, CsrfFormError<'r>>,
+    form: Result<CsrfForm<NoFields>, CsrfFormError<'r>>,
 ) -> AppResult<Result<Flash<Redirect>, Status>> {
     if !session.is_authenticated() {
         return Ok(Ok(Flash::success(

@@ -4,14 +4,16 @@
 use rocket::form::FromForm;
 use rocket::{get, post, routes, Route};
 use rocket_db_pools::Connection;
-use rocket_dyn_templates::{context, Template};
-use rocket_session_security::CsrfForm;
+use rocket_dyn_templates::context;
+use rocket_session_security::{CsrfForm, NoFields};
 use serde::Serialize;
+use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 
+use crate::crud::{self, Deletion, Record};
 use crate::db::{self, AppError, AppResult, Crm};
-use crate::layout::{Confirmation, DeleteQuestion, FieldErrors, Page, Reply};
-use crate::notes::{self, NoteDraft, NoteForm, Subject};
+use crate::layout::{FieldErrors, Page, Reply};
+use crate::notes::{NoteForm, Subject};
 use crate::users::CurrentUser;
 use crate::validation::{Validator, MAX_LINE, MAX_TEXT};
 
@@ -58,38 +60,62 @@ pub struct CompanyForm {
     notes: String,
 }
 
-impl CompanyForm {
-    fn of(company: Company) -> Self {
+#[rocket::async_trait]
+impl Record for Company {
+    const KIND: &'static str = "company";
+    const AREA: &'static str = "companies";
+    const SUBJECT: Subject = Subject::Company;
+    type Form = CompanyForm;
+    /// Every field of a company is text.
+    type Parsed = ();
+
+    async fn find(db: &mut SqliteConnection, _: &CurrentUser, id: i64) -> AppResult<Self> {
+        sqlx::query_as("SELECT * FROM companies WHERE id = ?")
+            .bind(id)
+            .fetch_optional(db)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn form_name(form: &CompanyForm) -> &str {
+        &form.name
+    }
+
+    fn into_form(self) -> CompanyForm {
         CompanyForm {
-            name: company.name,
-            industry: company.industry,
-            website: company.website,
-            phone: company.phone,
-            city: company.city,
-            notes: company.notes,
+            name: self.name,
+            industry: self.industry,
+            website: self.website,
+            phone: self.phone,
+            city: self.city,
+            notes: self.notes,
         }
     }
 
-    /// Checks the fields; `id` is the company being edited, if any, so its
-    /// own name does not count as taken.
-    async fn validate(
-        &self,
+    /// `id` is the company being edited, if any, so its own name does not
+    /// count as taken.
+    async fn check(
+        form: &CompanyForm,
         db: &mut SqliteConnection,
         id: Option<i64>,
     ) -> AppResult<Result<(), FieldErrors>> {
         let mut v = Validator::new();
-        v.required("name", &self.name, "the company's name", MAX_LINE);
-        v.max_len("industry", &self.industry, MAX_LINE);
-        v.web_address("website", &self.website);
-        v.max_len("website", &self.website, MAX_LINE);
-        v.max_len("phone", &self.phone, 50);
-        v.max_len("city", &self.city, MAX_LINE);
-        v.max_len("notes", &self.notes, MAX_TEXT);
+        v.required("name", &form.name, "the company's name", MAX_LINE);
+        v.max_len("industry", &form.industry, MAX_LINE);
+        v.web_address("website", &form.website);
+        v.max_len("website", &form.website, MAX_LINE);
+        v.max_len("phone", &form.phone, 50);
+        v.max_len("city", &form.city, MAX_LINE);
+        v.max_len("notes", &form.notes, MAX_TEXT);
         if !v.has_error("name") {
             let taken: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM companies WHERE name = ?1 COLLATE NOCASE AND id IS NOT ?2",
             )
-            .bind(self.name.trim())
+            .bind(form.name.trim())
             .bind(id)
             .fetch_optional(db)
             .await?;
@@ -98,6 +124,77 @@ impl CompanyForm {
             }
         }
         Ok(v.finish())
+    }
+
+    async fn insert(
+        db: &mut SqliteConnection,
+        _: &CurrentUser,
+        form: &CompanyForm,
+        _: (),
+    ) -> AppResult<i64> {
+        let now = db::now();
+        let done = sqlx::query(
+            "INSERT INTO companies (name, industry, website, phone, city, notes, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(form.name.trim())
+        .bind(form.industry.trim())
+        .bind(form.website.trim())
+        .bind(form.phone.trim())
+        .bind(form.city.trim())
+        .bind(form.notes.trim_end())
+        .bind(now)
+        .bind(now)
+        .execute(db)
+        .await?;
+        Ok(done.last_insert_rowid())
+    }
+
+    async fn update(
+        db: &mut SqliteConnection,
+        id: i64,
+        form: &CompanyForm,
+        _: (),
+    ) -> AppResult<()> {
+        sqlx::query(
+            "UPDATE companies SET name = ?, industry = ?, website = ?, phone = ?, city = ?, notes = ?,
+                    updated_at = ? WHERE id = ?",
+        )
+        .bind(form.name.trim())
+        .bind(form.industry.trim())
+        .bind(form.website.trim())
+        .bind(form.phone.trim())
+        .bind(form.city.trim())
+        .bind(form.notes.trim_end())
+        .bind(db::now())
+        .bind(id)
+        .execute(db)
+        .await?;
+        Ok(())
+    }
+
+    /// Its people and the deals the user may see.
+    async fn details(self, db: &mut SqliteConnection, user: &CurrentUser) -> AppResult<Value> {
+        let people: Vec<Person> = sqlx::query_as(
+            "SELECT id, name, title, email, phone FROM contacts WHERE company_id = ? ORDER BY name COLLATE NOCASE",
+        )
+        .bind(self.id)
+        .fetch_all(&mut *db)
+        .await?;
+        let deals = deal_lines(db, user, "company_id", self.id).await?;
+        Ok(json!({ "company": self, "people": people, "deals": deals }))
+    }
+
+    /// A sales rep may not take a colleague's deals with it.
+    async fn deletion(&self, db: &mut SqliteConnection, user: &CurrentUser) -> AppResult<Deletion> {
+        let (deals, others) = deal_counts(db, user, self.id).await?;
+        Ok(Deletion {
+            consequences: vec![
+                format!("Its {deals} deal(s) and every note on the company and those deals are deleted."),
+                "Its contacts are kept, without a company.".to_owned(),
+            ],
+            blocked: (others > 0 && !user.is_manager()).then_some(COLLEAGUES_DEALS),
+        })
     }
 }
 
@@ -108,103 +205,6 @@ pub async fn choices(db: &mut SqliteConnection) -> AppResult<Vec<(i64, String)>>
             .fetch_all(db)
             .await?,
     )
-}
-
-async fn find(db: &mut SqliteConnection, id: i64) -> AppResult<Company> {
-    sqlx::query_as("SELECT * FROM companies WHERE id = ?")
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
-/// The company list; `q` searches name, industry and city.
-#[get("/companies?<q>")]
-async fn list(page: Page<'_>, mut db: Connection<Crm>, q: Option<&str>) -> AppResult<Reply> {
-    let q = q.unwrap_or("").trim();
-    let companies: Vec<CompanyRow> = sqlx::query_as(
-        r"SELECT c.id, c.name, c.industry, c.city,
-                (SELECT COUNT(*) FROM contacts p WHERE p.company_id = c.id) AS contacts,
-                (SELECT COUNT(*) FROM deals d WHERE d.company_id = c.id
-                    AND d.stage NOT IN ('won', 'lost') AND (d.owner = ?1 OR ?2)) AS open_deals,
-                (SELECT COALESCE(SUM(d.value_cents), 0) FROM deals d WHERE d.company_id = c.id
-                    AND d.stage NOT IN ('won', 'lost') AND (d.owner = ?1 OR ?2)) AS pipeline_cents
-         FROM companies c
-         WHERE ?3 = '' OR c.name LIKE ?4 ESCAPE '\' OR c.industry LIKE ?4 ESCAPE '\'
-               OR c.city LIKE ?4 ESCAPE '\'
-         ORDER BY c.name COLLATE NOCASE",
-    )
-    .bind(&page.user.username)
-    .bind(page.user.is_manager())
-    .bind(q)
-    .bind(db::contains_pattern(q))
-    .fetch_all(&mut **db)
-    .await?;
-    Ok(Reply::Page(page.render(
-        "companies/list",
-        "companies",
-        context! { companies, q },
-    )))
-}
-
-fn form_page(
-    page: &Page<'_>,
-    form: &CompanyForm,
-    errors: &FieldErrors,
-    id: Option<i64>,
-) -> Template {
-    let (title, action) = match id {
-        Some(id) => (format!("Edit {}", form.name), format!("/companies/{id}")),
-        None => ("New company".to_owned(), "/companies".to_owned()),
-    };
-    let cancel = id.map_or("/companies".to_owned(), |id| format!("/companies/{id}"));
-    page.render(
-        "companies/form",
-        "companies",
-        context! { form, errors, title, action, cancel },
-    )
-}
-
-/// The empty company form.
-#[get("/companies/new")]
-fn new(page: Page<'_>) -> Reply {
-    Reply::Page(form_page(
-        &page,
-        &Default::default(),
-        &FieldErrors::new(),
-        None,
-    ))
-}
-
-/// Creates a company, or shows the form again with its errors (422).
-#[post("/companies", data = "<form>")]
-async fn create(
-    page: Page<'_>,
-    mut db: Connection<Crm>,
-    form: CsrfForm<CompanyForm>,
-) -> AppResult<Reply> {
-    let form = form.into_inner();
-    if let Err(errors) = form.validate(&mut db, None).await? {
-        return Ok(Reply::Invalid(form_page(&page, &form, &errors, None)));
-    }
-    let now = db::now();
-    let id = sqlx::query(
-        "INSERT INTO companies (name, industry, website, phone, city, notes, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(form.name.trim())
-    .bind(form.industry.trim())
-    .bind(form.website.trim())
-    .bind(form.phone.trim())
-    .bind(form.city.trim())
-    .bind(form.notes.trim_end())
-    .bind(now)
-    .bind(now)
-    .execute(&mut **db)
-    .await?
-    .last_insert_rowid();
-    let message = format!("Company “{}” created.", form.name.trim());
-    Ok(Reply::done(format!("/companies/{id}"), message))
 }
 
 /// A contact line on the company page.
@@ -248,95 +248,6 @@ pub async fn deal_lines(
         .await?)
 }
 
-async fn show_page(
-    page: &Page<'_>,
-    db: &mut SqliteConnection,
-    id: i64,
-    draft: NoteDraft,
-) -> AppResult<Template> {
-    let company = find(db, id).await?;
-    let people: Vec<Person> = sqlx::query_as(
-        "SELECT id, name, title, email, phone FROM contacts WHERE company_id = ? ORDER BY name COLLATE NOCASE",
-    )
-    .bind(id)
-    .fetch_all(&mut *db)
-    .await?;
-    let deals = deal_lines(db, &page.user, "company_id", id).await?;
-    let notes = notes::for_subject(db, Subject::Company, id).await?;
-    page.record_visit("company", format!("/companies/{id}"), &company.name);
-    let note_action = format!("/companies/{id}/notes");
-    Ok(page.render(
-        "companies/show",
-        "companies",
-        context! { company, people, deals, notes, draft, note_action },
-    ))
-}
-
-/// A company with its people, the deals the user may see, and notes.
-#[get("/companies/<id>")]
-async fn show(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
-    Ok(Reply::Page(
-        show_page(&page, &mut db, id, NoteDraft::default()).await?,
-    ))
-}
-
-/// Adds a note; an empty one is shown again next to its field (422).
-#[post("/companies/<id>/notes", data = "<form>")]
-async fn add_note(
-    page: Page<'_>,
-    mut db: Connection<Crm>,
-    id: i64,
-    form: CsrfForm<NoteForm>,
-) -> AppResult<Reply> {
-    find(&mut db, id).await?;
-    match notes::add(&mut db, &page.user, Subject::Company, id, form.into_inner()).await? {
-        Ok(()) => Ok(Reply::done(Subject::Company.url(id), "Note added.")),
-        Err(draft) => Ok(Reply::Invalid(show_page(&page, &mut db, id, draft).await?)),
-    }
-}
-
-/// The company form, filled in.
-#[get("/companies/<id>/edit")]
-async fn edit(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
-    let form = CompanyForm::of(find(&mut db, id).await?);
-    Ok(Reply::Page(form_page(
-        &page,
-        &form,
-        &FieldErrors::new(),
-        Some(id),
-    )))
-}
-
-/// Saves a company, or shows the form again with its errors (422).
-#[post("/companies/<id>", data = "<form>")]
-async fn update(
-    page: Page<'_>,
-    mut db: Connection<Crm>,
-    id: i64,
-    form: CsrfForm<CompanyForm>,
-) -> AppResult<Reply> {
-    find(&mut db, id).await?;
-    let form = form.into_inner();
-    if let Err(errors) = form.validate(&mut db, Some(id)).await? {
-        return Ok(Reply::Invalid(form_page(&page, &form, &errors, Some(id))));
-    }
-    sqlx::query(
-        "UPDATE companies SET name = ?, industry = ?, website = ?, phone = ?, city = ?, notes = ?,
-                updated_at = ? WHERE id = ?",
-    )
-    .bind(form.name.trim())
-    .bind(form.industry.trim())
-    .bind(form.website.trim())
-    .bind(form.phone.trim())
-    .bind(form.city.trim())
-    .bind(form.notes.trim_end())
-    .bind(db::now())
-    .bind(id)
-    .execute(&mut **db)
-    .await?;
-    Ok(Reply::done(format!("/companies/{id}"), "Company saved."))
-}
-
 /// How many deals deleting the company takes with it, and how many of
 /// them belong to someone else.
 async fn deal_counts(
@@ -357,45 +268,101 @@ async fn deal_counts(
 const COLLEAGUES_DEALS: &str =
     "Some of its deals belong to a colleague; ask a manager to delete it.";
 
+/// The company list; `q` searches name, industry and city.
+#[get("/companies?<q>")]
+async fn list(page: Page<'_>, mut db: Connection<Crm>, q: Option<&str>) -> AppResult<Reply> {
+    let q = q.unwrap_or("").trim();
+    let companies: Vec<CompanyRow> = sqlx::query_as(
+        r"SELECT c.id, c.name, c.industry, c.city,
+                (SELECT COUNT(*) FROM contacts p WHERE p.company_id = c.id) AS contacts,
+                (SELECT COUNT(*) FROM deals d WHERE d.company_id = c.id
+                    AND d.stage NOT IN ('won', 'lost') AND (d.owner = ?1 OR ?2)) AS open_deals,
+                (SELECT COALESCE(SUM(d.value_cents), 0) FROM deals d WHERE d.company_id = c.id
+                    AND d.stage NOT IN ('won', 'lost') AND (d.owner = ?1 OR ?2)) AS pipeline_cents
+         FROM companies c
+         WHERE ?3 = '' OR c.name LIKE ?4 ESCAPE '\' OR c.industry LIKE ?4 ESCAPE '\'
+               OR c.city LIKE ?4 ESCAPE '\'
+         ORDER BY c.name COLLATE NOCASE",
+    )
+    .bind(&page.user.username)
+    .bind(page.user.is_manager())
+    .bind(q)
+    .bind(db::contains_pattern(q))
+    .fetch_all(&mut **db)
+    .await?;
+    Ok(Reply::Page(page.render(
+        "companies/list",
+        "companies",
+        context! { companies, q },
+    )))
+}
+
+/// The empty company form.
+#[get("/companies/new")]
+async fn new(page: Page<'_>, db: Connection<Crm>) -> AppResult<Reply> {
+    crud::new::<Company>(page, db, Default::default()).await
+}
+
+/// Creates a company, or shows the form again with its errors (422).
+#[post("/companies", data = "<form>")]
+async fn create(
+    page: Page<'_>,
+    db: Connection<Crm>,
+    form: CsrfForm<CompanyForm>,
+) -> AppResult<Reply> {
+    crud::create::<Company>(page, db, form).await
+}
+
+/// A company with its people, the deals the user may see, and notes.
+#[get("/companies/<id>")]
+async fn show(page: Page<'_>, db: Connection<Crm>, id: i64) -> AppResult<Reply> {
+    crud::show::<Company>(page, db, id).await
+}
+
+/// Adds a note; an empty one is shown again next to its field (422).
+#[post("/companies/<id>/notes", data = "<form>")]
+async fn add_note(
+    page: Page<'_>,
+    db: Connection<Crm>,
+    id: i64,
+    form: CsrfForm<NoteForm>,
+) -> AppResult<Reply> {
+    crud::add_note::<Company>(page, db, id, form).await
+}
+
+/// The company form, filled in.
+#[get("/companies/<id>/edit")]
+async fn edit(page: Page<'_>, db: Connection<Crm>, id: i64) -> AppResult<Reply> {
+    crud::edit::<Company>(page, db, id).await
+}
+
+/// Saves a company, or shows the form again with its errors (422).
+#[post("/companies/<id>", data = "<form>")]
+async fn update(
+    page: Page<'_>,
+    db: Connection<Crm>,
+    id: i64,
+    form: CsrfForm<CompanyForm>,
+) -> AppResult<Reply> {
+    crud::update::<Company>(page, db, id, form).await
+}
+
 /// Asks before deleting, and says what goes with the company.
 #[get("/companies/<id>/delete")]
-async fn confirm_delete(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
-    let company = find(&mut db, id).await?;
-    let (deals, others) = deal_counts(&mut db, &page.user, id).await?;
-    let blocked = others > 0 && !page.user.is_manager();
-    let question =
-        DeleteQuestion {
-            what: "company",
-            name: company.name,
-            consequences: vec![
-        format!("Its {deals} deal(s) and every note on the company and those deals are deleted."),
-        "Its contacts are kept, without a company.".to_owned(),
-        ],
-            blocked: blocked.then_some(COLLEAGUES_DEALS),
-        };
-    Ok(page.confirm_delete("companies", format!("/companies/{id}"), question))
+async fn confirm_delete(page: Page<'_>, db: Connection<Crm>, id: i64) -> AppResult<Reply> {
+    crud::confirm_delete::<Company>(page, db, id).await
 }
 
 /// Deletes a company with its deals and notes, unless a sales rep would
 /// take a colleague's deals with it.
-#[post("/companies/<id>/delete", data = "<_form>")]
+#[post("/companies/<id>/delete", data = "<form>")]
 async fn delete(
     page: Page<'_>,
-    mut db: Connection<Crm>,
+    db: Connection<Crm>,
     id: i64,
-    _form: CsrfForm<Confirmation>,
+    form: CsrfForm<NoFields>,
 ) -> AppResult<Reply> {
-    let company = find(&mut db, id).await?;
-    let (_, others) = deal_counts(&mut db, &page.user, id).await?;
-    if others > 0 && !page.user.is_manager() {
-        return Ok(Reply::refused(format!("/companies/{id}"), COLLEAGUES_DEALS));
-    }
-    sqlx::query("DELETE FROM companies WHERE id = ?")
-        .bind(id)
-        .execute(&mut **db)
-        .await?;
-    let message = format!("Company “{}” deleted.", company.name);
-    Ok(Reply::done("/companies", message))
+    crud::delete::<Company>(page, db, id, form).await
 }
 
 /// The company pages.

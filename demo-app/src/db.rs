@@ -14,13 +14,14 @@ mod pool;
 pub use pool::CrmPool;
 
 /// The CRM's SQLite database, `databases.crm` in Rocket's configuration
-/// (created if it is missing; WAL, see [`CrmPool`]).
+/// (created if it is missing, see [`CrmPool`]).
 #[derive(Database)]
 #[database("crm")]
 pub struct Crm(CrmPool);
 
-/// Attaches the pool, then brings the schema up to date and seeds a
-/// fresh database, before the first request can arrive.
+/// Attaches the pool, then puts the database in WAL mode, brings the
+/// schema up to date and seeds a fresh database, before the first request
+/// can arrive.
 pub fn stage() -> AdHoc {
     AdHoc::on_ignite("CRM database", |rocket| async {
         rocket
@@ -33,6 +34,17 @@ async fn prepare(rocket: Rocket<Build>) -> fairing::Result {
     let Some(db) = Crm::fetch(&rocket) else {
         return Err(rocket);
     };
+    // With the write-ahead log, pages go on reading while a form saves.
+    // SQLite keeps the mode in the file, so once per start is enough;
+    // `synchronous` stays at SQLite's safest (FULL): CRM records are worth
+    // their fsync.
+    if let Err(e) = sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&***db)
+        .await
+    {
+        rocket::error!("CRM database: WAL mode failed: {e}");
+        return Err(rocket);
+    }
     if let Err(e) = sqlx::migrate!("./migrations").run(&***db).await {
         rocket::error!("CRM migrations failed: {e}");
         return Err(rocket);

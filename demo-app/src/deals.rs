@@ -8,14 +8,16 @@
 use rocket::form::FromForm;
 use rocket::{get, post, routes, Route};
 use rocket_db_pools::Connection;
-use rocket_dyn_templates::{context, Template};
-use rocket_session_security::CsrfForm;
+use rocket_dyn_templates::context;
+use rocket_session_security::{CsrfForm, NoFields};
 use serde::Serialize;
+use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 
+use crate::crud::{self, Deletion, Record};
 use crate::db::{self, AppError, AppResult, Crm};
-use crate::layout::{format_money, Confirmation, DeleteQuestion, FieldErrors, Page, Reply};
-use crate::notes::{self, NoteDraft, NoteForm, Subject};
+use crate::layout::{format_money, FieldErrors, Page, Reply};
+use crate::notes::{NoteForm, Subject};
 use crate::users::CurrentUser;
 use crate::validation::{optional_id, parse_money, Validator, MAX_LINE, MAX_TEXT};
 use crate::{companies, contacts};
@@ -98,47 +100,80 @@ impl Default for DealForm {
     }
 }
 
-/// A deal that passed the checks, ready to store.
-struct ValidDeal<'a> {
-    title: &'a str,
+/// What the deal form says besides its text, once checked.
+struct ParsedDeal {
     company_id: i64,
     contact_id: Option<i64>,
-    stage: &'a str,
     value_cents: i64,
     close_date: Option<String>,
-    notes: &'a str,
 }
 
-impl DealForm {
-    fn of(deal: Deal) -> Self {
-        let value = format_money(deal.value_cents);
+#[rocket::async_trait]
+impl Record for Deal {
+    const KIND: &'static str = "deal";
+    const AREA: &'static str = "deals";
+    const SUBJECT: Subject = Subject::Deal;
+    type Form = DealForm;
+    type Parsed = ParsedDeal;
+
+    /// Only a deal the user may see: their own, or any for a manager.
+    async fn find(db: &mut SqliteConnection, user: &CurrentUser, id: i64) -> AppResult<Self> {
+        sqlx::query_as(
+            "SELECT d.*, c.name AS company_name, p.name AS contact_name,
+                    COALESCE(u.display_name, d.owner) AS owner_name
+             FROM deals d
+             JOIN companies c ON c.id = d.company_id
+             LEFT JOIN contacts p ON p.id = d.contact_id
+             LEFT JOIN users u ON u.username = d.owner
+             WHERE d.id = ?1 AND (d.owner = ?2 OR ?3)",
+        )
+        .bind(id)
+        .bind(&user.username)
+        .bind(user.is_manager())
+        .fetch_optional(db)
+        .await?
+        .ok_or(AppError::NotFound)
+    }
+
+    fn name(&self) -> &str {
+        &self.title
+    }
+
+    fn form_name(form: &DealForm) -> &str {
+        &form.title
+    }
+
+    fn into_form(self) -> DealForm {
+        let value = format_money(self.value_cents);
         DealForm {
-            title: deal.title,
-            company_id: deal.company_id.to_string(),
-            contact_id: deal.contact_id.map(|id| id.to_string()).unwrap_or_default(),
-            stage: deal.stage,
+            title: self.title,
+            company_id: self.company_id.to_string(),
+            contact_id: self.contact_id.map(|id| id.to_string()).unwrap_or_default(),
+            stage: self.stage,
             value: value.trim_start_matches('$').to_owned(),
-            close_date: deal.close_date.unwrap_or_default(),
-            notes: deal.notes,
+            close_date: self.close_date.unwrap_or_default(),
+            notes: self.notes,
         }
     }
 
-    async fn validate(
-        &self,
+    /// The company must exist, and the contact, if any, must work there.
+    async fn check(
+        form: &DealForm,
         db: &mut SqliteConnection,
-    ) -> AppResult<Result<ValidDeal<'_>, FieldErrors>> {
+        _: Option<i64>,
+    ) -> AppResult<Result<ParsedDeal, FieldErrors>> {
         let mut v = Validator::new();
-        v.required("title", &self.title, "a title", MAX_LINE);
-        let company_id = optional_id(&mut v, "company_id", &self.company_id);
+        v.required("title", &form.title, "a title", MAX_LINE);
+        let company_id = optional_id(&mut v, "company_id", &form.company_id);
         if company_id.is_none() {
             v.fail("company_id", "Please pick the company this deal is with.");
         }
-        let contact_id = optional_id(&mut v, "contact_id", &self.contact_id);
-        if !STAGES.contains(&self.stage.as_str()) {
+        let contact_id = optional_id(&mut v, "contact_id", &form.contact_id);
+        if !STAGES.contains(&form.stage.as_str()) {
             v.fail("stage", "Please pick a stage.");
         }
-        let value_cents = parse_money(&self.value);
-        if self.value.trim().is_empty() {
+        let value_cents = parse_money(&form.value);
+        if form.value.trim().is_empty() {
             v.fail("value", "Please enter the deal's value (0 if unknown).");
         } else if value_cents.is_none() {
             v.fail(
@@ -146,7 +181,7 @@ impl DealForm {
                 "Please enter an amount such as 12500 or 12,500.00.",
             );
         }
-        let close = self.close_date.trim();
+        let close = form.close_date.trim();
         let close_date = match chrono::NaiveDate::parse_from_str(close, "%Y-%m-%d") {
             Ok(date) => Some(date.format("%Y-%m-%d").to_string()),
             Err(_) if close.is_empty() => None,
@@ -155,7 +190,7 @@ impl DealForm {
                 None
             }
         };
-        v.max_len("notes", &self.notes, MAX_TEXT);
+        v.max_len("notes", &form.notes, MAX_TEXT);
 
         if let Some(company) = company_id {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM companies WHERE id = ?")
@@ -186,35 +221,84 @@ impl DealForm {
                 Some(_) => {}
             }
         }
-        Ok(v.finish().map(|()| ValidDeal {
-            title: self.title.trim(),
+        Ok(v.finish().map(|()| ParsedDeal {
             company_id: company_id.unwrap_or_default(),
             contact_id,
-            stage: &self.stage,
             value_cents: value_cents.unwrap_or_default(),
             close_date,
-            notes: self.notes.trim_end(),
         }))
     }
-}
 
-/// The deal, if the user may see it.
-async fn find(db: &mut SqliteConnection, user: &CurrentUser, id: i64) -> AppResult<Deal> {
-    sqlx::query_as(
-        "SELECT d.*, c.name AS company_name, p.name AS contact_name,
-                COALESCE(u.display_name, d.owner) AS owner_name
-         FROM deals d
-         JOIN companies c ON c.id = d.company_id
-         LEFT JOIN contacts p ON p.id = d.contact_id
-         LEFT JOIN users u ON u.username = d.owner
-         WHERE d.id = ?1 AND (d.owner = ?2 OR ?3)",
-    )
-    .bind(id)
-    .bind(&user.username)
-    .bind(user.is_manager())
-    .fetch_optional(db)
-    .await?
-    .ok_or(AppError::NotFound)
+    /// The deal is the user's own.
+    async fn insert(
+        db: &mut SqliteConnection,
+        user: &CurrentUser,
+        form: &DealForm,
+        deal: ParsedDeal,
+    ) -> AppResult<i64> {
+        let now = db::now();
+        let done = sqlx::query(
+            "INSERT INTO deals (title, company_id, contact_id, owner, stage, value_cents, close_date,
+                                notes, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(form.title.trim())
+        .bind(deal.company_id)
+        .bind(deal.contact_id)
+        .bind(&user.username)
+        .bind(&form.stage)
+        .bind(deal.value_cents)
+        .bind(&deal.close_date)
+        .bind(form.notes.trim_end())
+        .bind(now)
+        .bind(now)
+        .execute(db)
+        .await?;
+        Ok(done.last_insert_rowid())
+    }
+
+    async fn update(
+        db: &mut SqliteConnection,
+        id: i64,
+        form: &DealForm,
+        deal: ParsedDeal,
+    ) -> AppResult<()> {
+        sqlx::query(
+            "UPDATE deals SET title = ?, company_id = ?, contact_id = ?, stage = ?, value_cents = ?,
+                    close_date = ?, notes = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(form.title.trim())
+        .bind(deal.company_id)
+        .bind(deal.contact_id)
+        .bind(&form.stage)
+        .bind(deal.value_cents)
+        .bind(&deal.close_date)
+        .bind(form.notes.trim_end())
+        .bind(db::now())
+        .bind(id)
+        .execute(db)
+        .await?;
+        Ok(())
+    }
+
+    /// The companies, contacts and stages to pick from.
+    async fn form_choices(db: &mut SqliteConnection) -> AppResult<Value> {
+        let companies = companies::choices(db).await?;
+        let contacts = contacts::choices(db).await?;
+        Ok(json!({ "companies": companies, "contacts": contacts, "stages": STAGES }))
+    }
+
+    /// The stages, for its badge.
+    async fn details(self, _: &mut SqliteConnection, _: &CurrentUser) -> AppResult<Value> {
+        Ok(json!({ "deal": self, "stages": STAGES }))
+    }
+
+    async fn deletion(&self, _: &mut SqliteConnection, _: &CurrentUser) -> AppResult<Deletion> {
+        Ok(Deletion {
+            consequences: vec!["Every note on this deal is deleted.".to_owned()],
+            blocked: None,
+        })
+    }
 }
 
 /// The deals the user may see; `q` searches title, company and contact,
@@ -256,192 +340,72 @@ async fn list(
     )))
 }
 
-async fn form_page(
-    page: &Page<'_>,
-    db: &mut SqliteConnection,
-    form: &DealForm,
-    errors: &FieldErrors,
-    id: Option<i64>,
-) -> AppResult<Template> {
-    let companies = companies::choices(db).await?;
-    let contacts = contacts::choices(db).await?;
-    let (title, action) = match id {
-        Some(id) => (format!("Edit {}", form.title), format!("/deals/{id}")),
-        None => ("New deal".to_owned(), "/deals".to_owned()),
-    };
-    let cancel = id.map_or("/deals".to_owned(), |id| format!("/deals/{id}"));
-    Ok(page.render(
-        "deals/form",
-        "deals",
-        context! { form, errors, companies, contacts, stages: STAGES, title, action, cancel },
-    ))
-}
-
 /// `?company=<id>` preselects the company (the company page links here).
 #[get("/deals/new?<company>")]
-async fn new(page: Page<'_>, mut db: Connection<Crm>, company: Option<i64>) -> AppResult<Reply> {
+async fn new(page: Page<'_>, db: Connection<Crm>, company: Option<i64>) -> AppResult<Reply> {
     let form = DealForm {
         company_id: company.map(|id| id.to_string()).unwrap_or_default(),
         ..Default::default()
     };
-    Ok(Reply::Page(
-        form_page(&page, &mut db, &form, &FieldErrors::new(), None).await?,
-    ))
+    crud::new::<Deal>(page, db, form).await
 }
 
 /// Creates a deal owned by the user, or shows the form again with its
 /// errors (422) and everything typed, the long note included.
 #[post("/deals", data = "<form>")]
-async fn create(
-    page: Page<'_>,
-    mut db: Connection<Crm>,
-    form: CsrfForm<DealForm>,
-) -> AppResult<Reply> {
-    let form = form.into_inner();
-    let deal = match form.validate(&mut db).await? {
-        Ok(deal) => deal,
-        Err(errors) => {
-            return Ok(Reply::Invalid(
-                form_page(&page, &mut db, &form, &errors, None).await?,
-            ));
-        }
-    };
-    let now = db::now();
-    let id = sqlx::query(
-        "INSERT INTO deals (title, company_id, contact_id, owner, stage, value_cents, close_date,
-                            notes, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(deal.title)
-    .bind(deal.company_id)
-    .bind(deal.contact_id)
-    .bind(&page.user.username)
-    .bind(deal.stage)
-    .bind(deal.value_cents)
-    .bind(&deal.close_date)
-    .bind(deal.notes)
-    .bind(now)
-    .bind(now)
-    .execute(&mut **db)
-    .await?
-    .last_insert_rowid();
-    let message = format!("Deal “{}” created.", deal.title);
-    Ok(Reply::done(format!("/deals/{id}"), message))
-}
-
-async fn show_page(
-    page: &Page<'_>,
-    db: &mut SqliteConnection,
-    id: i64,
-    draft: NoteDraft,
-) -> AppResult<Template> {
-    let deal = find(db, &page.user, id).await?;
-    let notes = notes::for_subject(db, Subject::Deal, id).await?;
-    page.record_visit("deal", format!("/deals/{id}"), &deal.title);
-    let note_action = format!("/deals/{id}/notes");
-    Ok(page.render(
-        "deals/show",
-        "deals",
-        context! { deal, notes, draft, note_action, stages: STAGES },
-    ))
+async fn create(page: Page<'_>, db: Connection<Crm>, form: CsrfForm<DealForm>) -> AppResult<Reply> {
+    crud::create::<Deal>(page, db, form).await
 }
 
 /// A deal with its stage, long note and notes.
 #[get("/deals/<id>")]
-async fn show(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
-    Ok(Reply::Page(
-        show_page(&page, &mut db, id, NoteDraft::default()).await?,
-    ))
+async fn show(page: Page<'_>, db: Connection<Crm>, id: i64) -> AppResult<Reply> {
+    crud::show::<Deal>(page, db, id).await
 }
 
 /// Adds a note; an empty one is shown again next to its field (422).
 #[post("/deals/<id>/notes", data = "<form>")]
 async fn add_note(
     page: Page<'_>,
-    mut db: Connection<Crm>,
+    db: Connection<Crm>,
     id: i64,
     form: CsrfForm<NoteForm>,
 ) -> AppResult<Reply> {
-    find(&mut db, &page.user, id).await?;
-    match notes::add(&mut db, &page.user, Subject::Deal, id, form.into_inner()).await? {
-        Ok(()) => Ok(Reply::done(Subject::Deal.url(id), "Note added.")),
-        Err(draft) => Ok(Reply::Invalid(show_page(&page, &mut db, id, draft).await?)),
-    }
+    crud::add_note::<Deal>(page, db, id, form).await
 }
 
 /// The deal form, filled in.
 #[get("/deals/<id>/edit")]
-async fn edit(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
-    let form = DealForm::of(find(&mut db, &page.user, id).await?);
-    Ok(Reply::Page(
-        form_page(&page, &mut db, &form, &FieldErrors::new(), Some(id)).await?,
-    ))
+async fn edit(page: Page<'_>, db: Connection<Crm>, id: i64) -> AppResult<Reply> {
+    crud::edit::<Deal>(page, db, id).await
 }
 
 /// Saves a deal, or shows the form again with its errors (422).
 #[post("/deals/<id>", data = "<form>")]
 async fn update(
     page: Page<'_>,
-    mut db: Connection<Crm>,
+    db: Connection<Crm>,
     id: i64,
     form: CsrfForm<DealForm>,
 ) -> AppResult<Reply> {
-    find(&mut db, &page.user, id).await?;
-    let form = form.into_inner();
-    let deal = match form.validate(&mut db).await? {
-        Ok(deal) => deal,
-        Err(errors) => {
-            return Ok(Reply::Invalid(
-                form_page(&page, &mut db, &form, &errors, Some(id)).await?,
-            ));
-        }
-    };
-    sqlx::query(
-        "UPDATE deals SET title = ?, company_id = ?, contact_id = ?, stage = ?, value_cents = ?,
-                close_date = ?, notes = ?, updated_at = ? WHERE id = ?",
-    )
-    .bind(deal.title)
-    .bind(deal.company_id)
-    .bind(deal.contact_id)
-    .bind(deal.stage)
-    .bind(deal.value_cents)
-    .bind(&deal.close_date)
-    .bind(deal.notes)
-    .bind(db::now())
-    .bind(id)
-    .execute(&mut **db)
-    .await?;
-    Ok(Reply::done(format!("/deals/{id}"), "Deal saved."))
+    crud::update::<Deal>(page, db, id, form).await
 }
 
 /// Asks before deleting.
 #[get("/deals/<id>/delete")]
-async fn confirm_delete(page: Page<'_>, mut db: Connection<Crm>, id: i64) -> AppResult<Reply> {
-    let deal = find(&mut db, &page.user, id).await?;
-    let question = DeleteQuestion {
-        what: "deal",
-        name: deal.title,
-        consequences: vec!["Every note on this deal is deleted.".to_owned()],
-        blocked: None,
-    };
-    Ok(page.confirm_delete("deals", format!("/deals/{id}"), question))
+async fn confirm_delete(page: Page<'_>, db: Connection<Crm>, id: i64) -> AppResult<Reply> {
+    crud::confirm_delete::<Deal>(page, db, id).await
 }
 
 /// Deletes a deal and its notes.
-#[post("/deals/<id>/delete", data = "<_form>")]
+#[post("/deals/<id>/delete", data = "<form>")]
 async fn delete(
     page: Page<'_>,
-    mut db: Connection<Crm>,
+    db: Connection<Crm>,
     id: i64,
-    _form: CsrfForm<Confirmation>,
+    form: CsrfForm<NoFields>,
 ) -> AppResult<Reply> {
-    let deal = find(&mut db, &page.user, id).await?;
-    sqlx::query("DELETE FROM deals WHERE id = ?")
-        .bind(id)
-        .execute(&mut **db)
-        .await?;
-    let message = format!("Deal “{}” deleted.", deal.title);
-    Ok(Reply::done("/deals", message))
+    crud::delete::<Deal>(page, db, id, form).await
 }
 
 /// The deal pages.

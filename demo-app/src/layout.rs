@@ -1,8 +1,8 @@
 //! What every signed-in page shares: the header (user, timeout notice,
-//! logout form), the flash message, the CSRF token and the library's
-//! `session_security` context; plus the replies, Tera filters and error
-//! pages used across the app.
+//! logout form), the flash message and the CSRF token; plus the replies,
+//! Tera filters and error pages used across the app.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rocket::http::uri::Reference;
@@ -114,11 +114,12 @@ impl Page<'_> {
         self.session.get(VISITS).unwrap_or_default()
     }
 
-    /// Renders `template` with `context` plus `layout` and `session_security`;
-    /// `section` picks the highlighted navigation entry.
+    /// Renders `template` with `context` plus `layout`; `section` picks the
+    /// highlighted navigation entry. The library's dialogs need nothing
+    /// here: its fairing adds them to every signed-in page.
     pub fn render(
         &self,
-        template: &'static str,
+        template: impl Into<Cow<'static, str>>,
         section: &str,
         context: impl Serialize,
     ) -> Template {
@@ -150,7 +151,6 @@ impl Page<'_> {
             section,
         };
         value["layout"] = json!(chrome);
-        value["session_security"] = json!(self.session.dialogs());
         Template::render(template, value)
     }
 }
@@ -182,46 +182,6 @@ impl Reply {
     pub fn refused(url: impl TryInto<Reference<'static>>, message: impl Into<String>) -> Reply {
         Reply::Flash(Flash::error(Redirect::to(url), message.into()))
     }
-}
-
-/// What the "are you sure?" page before a delete says.
-#[derive(Debug, Serialize)]
-pub struct DeleteQuestion {
-    /// The kind of record: "company", "contact", "deal".
-    pub what: &'static str,
-    /// The record's name or title.
-    pub name: String,
-    /// What else goes, or stays, with it.
-    pub consequences: Vec<String>,
-    /// Why this user may not delete it, if they may not.
-    pub blocked: Option<&'static str>,
-}
-
-impl Page<'_> {
-    /// The confirmation page before deleting the record whose page is
-    /// `url` (it posts to `<url>/delete`, and cancel goes back to `url`).
-    pub fn confirm_delete(&self, section: &str, url: String, question: DeleteQuestion) -> Reply {
-        let DeleteQuestion {
-            what,
-            name,
-            consequences,
-            blocked,
-        } = question;
-        let action = format!("{url}/delete");
-        Reply::Page(self.render(
-            "confirm_delete",
-            section,
-            context! { what, name, consequences, blocked, action, cancel: url },
-        ))
-    }
-}
-
-/// A form with nothing but its CSRF token: delete buttons, logout.
-#[derive(Debug, rocket::FromForm)]
-pub struct Confirmation {
-    /// Already checked by `CsrfForm`; declared because a form type needs a field.
-    #[field(name = "csrf_token")]
-    _token: Option<String>,
 }
 
 /// Field name → message, rendered next to each field.

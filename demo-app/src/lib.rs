@@ -1,18 +1,22 @@
 //! Harbor CRM: a small customer-relationship app that shows
 //! `rocket_session_security` used exactly as an application would use it.
 //!
-//! - [`SessionSecurity`] is attached with a [`UserTimeouts`] hook
+//! - [`SessionSecurity`] is attached with a
+//!   [`UserTimeouts`](rocket_session_security::UserTimeouts) hook
 //!   ([`users::ManagerTimeouts`]): managers, who see every deal, are signed
 //!   out sooner than sales reps.
-//! - The crate's 401 catcher sends browsers to `/login?next=…` and gives
-//!   background requests the JSON `session_expired` answer.
-//! - Every page's base template includes `session_security/all.html`, every
-//!   form carries the CSRF token and every POST handler takes a `CsrfForm`.
-//! - The login handler serves `/login` and `/login/<relogin>`, so the
-//!   relogin dialog can open it in place, and checks passwords through
-//!   `rocket_login_throttle`'s [`LoginThrottle`]: a few argon2 hashes at a
-//!   time, and a backoff for a username failing again and again from one
-//!   address.
+//! - The crate's 401 catcher sends browsers to `/login?next=…` and answers
+//!   background requests in JSON: `session_expired` when their session has
+//!   just ended, `not_signed_in` when they had none.
+//! - The fairing puts the warning and relogin dialogs into every signed-in
+//!   page by itself: no template includes them. Every form carries the
+//!   CSRF token and every POST handler takes a `CsrfForm`.
+//! - The login is one GET and one POST at `/login/<relogin..>?<next>`:
+//!   `/login` and `/login/1`, which the relogin dialog opens in place,
+//!   with `next` in the query; it ends in the library's `after_login`. It
+//!   checks passwords through `rocket_login_throttle`'s [`LoginThrottle`]:
+//!   a few argon2 hashes at a time, and a backoff for a username failing
+//!   again and again from one address.
 //! - `/account/sessions` ([`account`]) lists where the user is signed in and
 //!   ends one session or all the others, through the library's
 //!   `Session::sessions`, `revoke` and `revoke_others`.
@@ -29,6 +33,7 @@ pub mod account;
 pub mod auth;
 pub mod companies;
 pub mod contacts;
+pub mod crud;
 pub mod dashboard;
 pub mod db;
 pub mod deals;
@@ -45,7 +50,7 @@ use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 use rocket_login_throttle::{LoginThrottle, ThrottleFairing};
-use rocket_session_security::{catchers, register_templates, SessionSecurity};
+use rocket_session_security::{catchers, SessionSecurity};
 
 /// The demo's own templates; the repository root has a `templates/` folder
 /// for the library, so the relative default would pick the wrong one.
@@ -106,9 +111,6 @@ pub fn rocket_with(
         .attach(throttle)
         .attach(db::stage())
         .attach(Template::custom(move |engines| {
-            if let Err(e) = register_templates(&mut engines.tera) {
-                rocket::error!("{e}");
-            }
             layout::configure_tera(&mut engines.tera);
             // The login page lists the sample accounts only in the demo.
             engines

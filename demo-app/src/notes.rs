@@ -7,12 +7,12 @@
 use rocket::form::FromForm;
 use rocket::{post, routes, Route};
 use rocket_db_pools::Connection;
-use rocket_session_security::CsrfForm;
+use rocket_session_security::{CsrfForm, NoFields};
 use serde::Serialize;
 use sqlx::SqliteConnection;
 
 use crate::db::{self, AppError, AppResult, Crm};
-use crate::layout::{Confirmation, Page, Reply};
+use crate::layout::{Page, Reply};
 use crate::users::CurrentUser;
 use crate::validation::{Validator, MAX_TEXT};
 
@@ -182,7 +182,7 @@ async fn delete(
     page: Page<'_>,
     mut db: Connection<Crm>,
     id: i64,
-    _form: CsrfForm<Confirmation>,
+    _form: CsrfForm<NoFields>,
 ) -> AppResult<Reply> {
     let user = &page.user;
     let row: Option<NoteOwner> = sqlx::query_as(

@@ -1,11 +1,12 @@
-//! The CRM's SQLite pool, tuned as the session store is.
+//! The CRM's connection pool, as `rocket_db_pools` would build it.
 //!
-//! rocket_db_pools opens SQLite with the rollback journal and its default
-//! `synchronous=FULL`. WAL lets pages read while a form saves, and with WAL
-//! `synchronous=NORMAL` cannot corrupt the file (a power cut may lose the
-//! last commits, not the database). rocket_db_pools does not expose these
-//! per-connection settings, so this pool builds the sqlx options itself
-//! from the same `databases.crm` keys.
+//! `rocket_db_pools` has a ready-made SQLite pool only behind its
+//! `sqlx_sqlite` feature, which also compiles sqlx's rustls TLS stack: no
+//! use for a local file. So the demo gives it this plain `SqlitePool`,
+//! opened from the same `databases.crm` keys the way `rocket_db_pools`
+//! opens one: the file created if missing, and a busy database waited for
+//! up to `connect_timeout` seconds. Nothing else is tuned per connection;
+//! the journal mode belongs to the file (see [`super::stage`]).
 
 use std::ops::Deref;
 use std::str::FromStr;
@@ -14,11 +15,10 @@ use std::time::Duration;
 use rocket::figment::Figment;
 use rocket_db_pools::{Config, Error, Pool};
 use sqlx::pool::{PoolConnection, PoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{ConnectOptions, Sqlite, SqlitePool};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Sqlite, SqlitePool};
 
-/// A `SqlitePool` opened in WAL mode with `synchronous=NORMAL` and a busy
-/// timeout of `connect_timeout` seconds.
+/// A `SqlitePool` for `#[database("crm")]`.
 pub struct CrmPool(SqlitePool);
 
 impl Deref for CrmPool {
@@ -40,10 +40,7 @@ impl Pool for CrmPool {
         let options = SqliteConnectOptions::from_str(&config.url)
             .map_err(Error::Init)?
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(timeout)
-            .disable_statement_logging();
+            .busy_timeout(timeout);
         PoolOptions::new()
             .max_connections(config.max_connections as u32)
             .min_connections(config.min_connections.unwrap_or_default())

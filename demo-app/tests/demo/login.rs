@@ -10,8 +10,8 @@ async fn the_right_password_signs_in_and_goes_to_next() {
     assert_eq!(status, Status::Ok);
     assert!(page.contains("name=\"username\"") && page.contains("name=\"password\""));
     assert!(
-        page.contains("name=\"next\" value=\"/contacts\""),
-        "next is carried in the form"
+        page.contains("action=\"/login?next=/contacts\""),
+        "next stays in the query of the form's action"
     );
     let token = csrf_token(&page).expect("token");
 
@@ -19,9 +19,8 @@ async fn the_right_password_signs_in_and_goes_to_next() {
         ("csrf_token", token.as_str()),
         ("username", "alice"),
         ("password", "alice-demo-pass"),
-        ("next", "/contacts"),
     ];
-    let response = app.post_form("/login", &fields).await;
+    let response = app.post_form("/login?next=/contacts", &fields).await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/contacts");
 
@@ -67,9 +66,10 @@ async fn next_never_leaves_the_site() {
         ("csrf_token", token.as_str()),
         ("username", "alice"),
         ("password", "alice-demo-pass"),
-        ("next", "//evil.example/phish"),
     ];
-    let response = app.post_form("/login", &fields).await;
+    let response = app
+        .post_form("/login?next=//evil.example/phish", &fields)
+        .await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/");
 }
@@ -113,6 +113,24 @@ async fn protected_pages_send_browsers_to_login_and_scripts_get_json() {
         );
     }
 
+    // A script that never signed in is sent to the login; one whose
+    // session has just ended, to the relogin.
+    let body = script_asks_for_deals(&app).await;
+    assert_eq!(body["error"], "not_signed_in");
+    assert_eq!(body["login_url"], "/login");
+
+    assert_eq!(
+        app.login("alice", "alice-demo-pass").await.status(),
+        Status::SeeOther
+    );
+    app.clock.advance(601);
+    let body = script_asks_for_deals(&app).await;
+    assert_eq!(body["error"], "session_expired");
+    assert_eq!(body["relogin_url"], "/login/1");
+}
+
+/// `GET /deals` as a script asks for it: its 401 answer.
+async fn script_asks_for_deals(app: &TestApp) -> serde_json::Value {
     let response = app
         .client
         .get("/deals")
@@ -121,8 +139,7 @@ async fn protected_pages_send_browsers_to_login_and_scripts_get_json() {
         .await;
     assert_eq!(response.status(), Status::Unauthorized);
     assert_eq!(response.content_type(), Some(ContentType::JSON));
-    let body: serde_json::Value = response.into_json().await.expect("JSON body");
-    assert_eq!(body["error"], "session_expired");
+    response.into_json().await.expect("JSON body")
 }
 
 #[rocket::async_test]
