@@ -2,10 +2,9 @@
 //! request, what it does to every response, and its background work.
 
 pub(crate) mod background;
-mod headers;
 mod load;
 pub(crate) mod outage;
-mod persist;
+mod save;
 mod wiring;
 
 pub use wiring::SessionSecurity;
