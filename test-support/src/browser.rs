@@ -152,6 +152,17 @@ impl Browser {
         .await
     }
 
+    /// Whether the crate's script has started in the current page (set
+    /// `window.sessionSecurity`) within `seconds`.
+    pub async fn script_started_within(&self, seconds: u64) -> bool {
+        self.wait_for(Duration::from_secs(seconds), || async {
+            self.js("return typeof window.sessionSecurity === 'object';")
+                .await
+                == true
+        })
+        .await
+    }
+
     /// Whether the current URL satisfies `check` within `seconds`.
     pub async fn url_within(&self, check: impl Fn(&str) -> bool, seconds: u64) -> bool {
         let check = &check;

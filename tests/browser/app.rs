@@ -14,6 +14,7 @@ use rocket_session_security::{
     after_login, catchers, register_templates, Authenticated, CsrfForm, Session, SessionAdmin,
     SessionSecurity,
 };
+use test_support::browser::Browser;
 
 /// Timings and switches for one served application.
 #[derive(Clone, Debug)]
@@ -52,6 +53,18 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// The defaults, but for a warning after `warn_after` seconds idle and
+    /// the expiry after `expire_after`.
+    pub fn timed(warn_after: u64, expire_after: u64) -> Settings {
+        Settings {
+            warn_after,
+            expire_after,
+            ..Settings::default()
+        }
+    }
+}
+
 /// What the tests observe on the server side.
 #[derive(Default)]
 pub struct Counters {
@@ -60,6 +73,8 @@ pub struct Counters {
     pub csp_reports: AtomicUsize,
     /// Requests for the crate's event stream.
     pub streams: AtomicUsize,
+    /// Requests for `POST /save`, answered or refused.
+    pub save_requests: AtomicUsize,
 }
 
 /// A running application.
@@ -81,6 +96,16 @@ impl Served {
 
     pub fn saves(&self) -> Vec<String> {
         self.counters.saves.lock().expect("saves").clone()
+    }
+
+    /// How many times `POST /save` was asked for, whatever the answer.
+    pub fn save_requests(&self) -> usize {
+        self.counters.save_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many Content-Security-Policy violations the pages reported.
+    pub fn csp_reports(&self) -> usize {
+        self.counters.csp_reports.load(Ordering::SeqCst)
     }
 
     /// How many times the event stream was asked for.
@@ -356,9 +381,12 @@ fn probe_js() -> (rocket::http::ContentType, &'static str) {
 
 #[get("/errors.js")]
 fn errors_js() -> (rocket::http::ContentType, &'static str) {
-    // Loaded first by the test page: records script errors for the tests.
-    let script = "window.__errors = []; \
-        window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });";
+    // Loaded first by the test page: records script errors for the tests,
+    // in `window.__errors` and in the tab's sessionStorage (`__errors`),
+    // which the next page of the tab, the login page say, can still read.
+    let script = "window.__errors = []; sessionStorage.setItem('__errors', '[]'); \
+        window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); \
+          sessionStorage.setItem('__errors', JSON.stringify(window.__errors)); });";
     (rocket::http::ContentType::JavaScript, script)
 }
 
@@ -402,13 +430,15 @@ pub async fn serve(settings: Settings) -> Served {
             register_templates(&mut engines.tera).expect("crate templates");
         }))
         .attach(AdHoc::on_request(
-            "count pings and streams",
+            "count pings, streams and saves",
             move |request: &mut Request<'_>, _| {
                 let counters = request_counter.clone();
                 Box::pin(async move {
                     let path = request.uri().path();
                     if path == "/session_security/ping" {
                         counters.pings.fetch_add(1, Ordering::SeqCst);
+                    } else if path == "/save" && request.method() == rocket::http::Method::Post {
+                        counters.save_requests.fetch_add(1, Ordering::SeqCst);
                     } else if path == "/session_security/events" {
                         counters.streams.fetch_add(1, Ordering::SeqCst);
                         if !push {
@@ -471,6 +501,25 @@ pub async fn serve(settings: Settings) -> Served {
     }
 }
 
+/// The positive control of "no CSP violation reported": a violation made
+/// on purpose in the current page (an inline script, which its
+/// `default-src 'self'` forbids) is reported, and counted, within 5 s.
+pub async fn a_violation_is_reported(browser: &Browser, served: &Served) {
+    let before = served.csp_reports();
+    let ran = browser
+        .js("const s = document.createElement('script'); \
+             s.textContent = 'window.__inline = true;'; document.head.append(s); \
+             return window.__inline === true;")
+        .await;
+    assert_eq!(ran, false, "an inline script ran under the policy");
+    let reported = browser
+        .wait_for(std::time::Duration::from_secs(5), || async {
+            served.csp_reports() > before
+        })
+        .await;
+    assert!(reported, "a violation made on purpose was not reported");
+}
+
 /// Logging in to this test application, whose password for `user` is
 /// `<user>-pass`.
 #[allow(async_fn_in_trait)] // used by these tests only, never across threads
@@ -481,7 +530,7 @@ pub trait LogsIn {
     async fn relogin(&self, user: &str);
 }
 
-impl LogsIn for test_support::browser::Browser {
+impl LogsIn for Browser {
     async fn login(&self, served: &Served, user: &str) {
         self.login_with(&served.url("/login"), user, &format!("{user}-pass"))
             .await;

@@ -4,20 +4,16 @@
 
 use std::time::Duration;
 
-use crate::{app, Browser, LogsIn, Settings};
+use crate::{signed_in_on, Settings};
 use test_support::fantoccini::actions::{
     InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT,
 };
 
 #[rocket::async_test]
 async fn a_click_on_a_field_behind_the_warning_focuses_that_field() {
-    if !crate::available() {
+    let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     assert!(
         browser.shown_within("session_security_warning", 6).await,
         "the warning shows"

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{app, since, Browser, LogsIn, Settings};
+use crate::{signed_in_on, since, Settings};
 use serde_json::Value;
 
 /// An announcement's amount in seconds: its first number, times 60 when
@@ -28,20 +28,11 @@ fn seconds(text: &str) -> u64 {
 
 #[rocket::async_test]
 async fn the_countdown_is_announced_in_steps_not_every_second() {
-    if !crate::available() {
-        return;
-    }
     // Warned with 62 s left: "2 minutes", then "1 minute" at 60 s, then
     // every 20 s.
-    let served = app::serve(Settings {
-        warn_after: 2,
-        expire_after: 64,
-        ..Settings::default()
-    })
-    .await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    let Some((_served, browser)) = signed_in_on(Settings::timed(2, 64), "alice", "/").await else {
+        return;
+    };
     let warned = browser.shown_within("session_security_warning", 6).await;
     assert!(warned, "warning shown");
     let opened = Instant::now();
@@ -104,18 +95,9 @@ async fn the_countdown_is_announced_in_steps_not_every_second() {
 
 #[rocket::async_test]
 async fn stop_leaves_no_listener_timer_or_ping() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::timed(3, 6), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings {
-        warn_after: 3,
-        expire_after: 6,
-        ..Settings::default()
-    })
-    .await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     // A changed form arms the unload guard: one listener more.
     browser.fill("#notes", "changed").await;
     let listening = browser.js("return window.__listeners();").await;
@@ -155,5 +137,11 @@ async fn stop_leaves_no_listener_timer_or_ping() {
         browser.js("return window.__errors;").await,
         Value::Array(vec![])
     );
+    // The same page loaded again and not stopped does both within those
+    // 5 s: the quiet above was stop()'s doing.
+    browser.goto(&served.url("/")).await;
+    let warned = browser.shown_within("session_security_warning", 5).await;
+    assert!(warned, "a page not stopped warns");
+    assert!(served.pings() > pings, "a page not stopped pings");
     browser.finish().await;
 }

@@ -4,13 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{app, since, Browser, LogsIn, Settings};
+use crate::{app, signed_in_on, since, still_signed_in, Browser, LogsIn, Settings};
 
-async fn warned(browser: &Browser, served: &app::Served, path: &str) {
-    browser.login(served, "alice").await;
-    browser.goto(&served.url(path)).await;
+/// Alice signed in on `/`, warned; `None` without a browser.
+async fn warned(settings: Settings) -> Option<(app::Served, Browser)> {
+    let (served, browser) = signed_in_on(settings, "alice", "/").await?;
     let shown = browser.shown_within("session_security_warning", 8).await;
     assert!(shown, "warning shown");
+    Some((served, browser))
 }
 
 async fn active_id(browser: &Browser) -> String {
@@ -22,13 +23,9 @@ async fn active_id(browser: &Browser) -> String {
 
 #[rocket::async_test]
 async fn the_warning_takes_focus_keeps_it_from_the_page_and_gives_it_back() {
-    if !crate::available() {
+    let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     browser
         .js("document.getElementById('title').focus();")
         .await;
@@ -65,20 +62,22 @@ async fn the_warning_takes_focus_keeps_it_from_the_page_and_gives_it_back() {
     let hidden = browser.hidden_within("session_security_warning", 2).await;
     assert!(hidden, "Stay signed in hides the warning");
     assert_eq!(active_id(&browser).await, "title", "focus given back");
-    // The keepalive counted on the server: still signed in past the old expiry.
+    // The keepalive counted on the server: still signed in past the old
+    // expiry...
+    let stayed = Instant::now();
     rocket::tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(!browser.shown("session_security_relogin").await);
+    // ...and the expiry itself works: it comes, counted from the click.
+    let expired = browser.shown_within("session_security_relogin", 6).await;
+    assert!(expired, "no expiry {:.1} s after the click", since(stayed));
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn escape_means_stay_signed_in() {
-    if !crate::available() {
+    let Some((_served, browser)) = warned(Settings::default()).await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    warned(&browser, &served, "/").await;
+    };
     let focused = browser.client.active_element().await.expect("focus");
     focused.send_keys("\u{e00c}").await.expect("Escape");
     let hidden = browser.hidden_within("session_security_warning", 2).await;
@@ -88,18 +87,14 @@ async fn escape_means_stay_signed_in() {
 
 #[rocket::async_test]
 async fn log_out_ends_the_session_without_a_relogin_dialog() {
-    if !crate::available() {
+    let Some((served, browser)) = warned(Settings::default()).await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    warned(&browser, &served, "/").await;
+    };
     browser.click("#session_security_logout").await;
     let at_login = browser.url_within(|url| url.contains("/login"), 5).await;
     assert!(at_login, "went to the login page, not the relogin dialog");
-    browser.goto(&served.url("/")).await;
     assert!(
-        browser.url().await.contains("/login"),
+        !still_signed_in(&browser, &served).await,
         "the server session is gone"
     );
     browser.finish().await;
@@ -107,18 +102,14 @@ async fn log_out_ends_the_session_without_a_relogin_dialog() {
 
 #[rocket::async_test]
 async fn without_relogin_expiry_goes_to_the_logout_url() {
-    if !crate::available() {
-        return;
-    }
     let settings = Settings {
         relogin: false,
         logout_url: Some("/bye"),
         ..Settings::default()
     };
-    let served = app::serve(settings).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    let Some((_served, browser)) = signed_in_on(settings, "alice", "/").await else {
+        return;
+    };
     let gone = browser.url_within(|url| url.ends_with("/bye"), 14).await;
     assert!(gone, "expiry went to logout_url");
     browser.finish().await;
@@ -126,18 +117,13 @@ async fn without_relogin_expiry_goes_to_the_logout_url() {
 
 #[rocket::async_test]
 async fn the_countdown_speaks_polish_plurals() {
-    if !crate::available() {
-        return;
-    }
     let settings = Settings {
-        warn_after: 3,
-        expire_after: 9,
         locale: Some("pl"),
-        ..Settings::default()
+        ..Settings::timed(3, 9)
     };
-    let served = app::serve(settings).await;
-    let browser = Browser::start().await;
-    warned(&browser, &served, "/").await;
+    let Some((_served, browser)) = warned(settings).await else {
+        return;
+    };
     let mut seen = std::collections::BTreeMap::new();
     let start = Instant::now();
     while since(start) < 5.5 {
@@ -170,13 +156,9 @@ async fn the_countdown_speaks_polish_plurals() {
 
 #[rocket::async_test]
 async fn tabs_agree_through_storage_events_without_broadcast_channel() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/nobc").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/nobc")).await;
+    };
     assert_eq!(
         browser.js("return typeof BroadcastChannel;").await,
         "undefined"
@@ -201,16 +183,15 @@ async fn tabs_agree_through_storage_events_without_broadcast_channel() {
 
 #[rocket::async_test]
 async fn the_relogin_dialog_ignores_other_windows_and_stops_pinging() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     let old_token = browser.value("input[name=csrf_token]").await;
     let expired = browser.shown_within("session_security_relogin", 12).await;
     assert!(expired);
+    // The expiry came from the server's answer to a ping: the count sees
+    // this page's pings.
+    assert!(served.pings() > 0, "no ping of the page counted");
     // The page itself (not the relogin frame) claims a relogin happened.
     browser
         .js(
@@ -244,13 +225,9 @@ async fn the_relogin_dialog_ignores_other_windows_and_stops_pinging() {
 
 #[rocket::async_test]
 async fn log_in_as_someone_else_leaves_the_page() {
-    if !crate::available() {
+    let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     browser.fill("#notes", "alice's words").await;
     let expired = browser.shown_within("session_security_relogin", 12).await;
     assert!(expired);

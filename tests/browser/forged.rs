@@ -8,19 +8,11 @@
 
 use std::time::Duration;
 
-use crate::{app, Browser, LogsIn, Settings};
+use crate::{app, signed_in_on, user_tag, Browser, LogsIn, Settings};
 use serde_json::Value;
 use test_support::fantoccini::wd::WindowHandle;
 
 const TYPED: &str = "words typed before the lock";
-
-/// The user tag the current page was rendered for.
-async fn user_tag(browser: &Browser) -> String {
-    let tag = browser
-        .js("return JSON.parse(document.getElementById('session_security_config').textContent).userTag;")
-        .await;
-    tag.as_str().expect("a user tag in the page").to_owned()
-}
 
 /// Posts `{type: 'relogin', tag, token}` on the tab channel from the
 /// current window, as another tab's client would after its relogin:
@@ -88,15 +80,28 @@ async fn locked(browser: &Browser) {
         .await;
 }
 
-/// Two tabs of alice's on `path`, a text typed in the first, both locked;
-/// answers the first, the second and alice's tag.
+/// Records in `window.__heard` what the current window hears on the tab
+/// channel: through BroadcastChannel, or through the storage events the
+/// fallback listens to with `storage`.
+async fn overhear(browser: &Browser, storage: bool) {
+    let listen = if storage {
+        "addEventListener('storage', (e) => { \
+           if (e.key === 'session_security' && e.newValue) \
+             window.__heard.push(JSON.parse(e.newValue)); });"
+    } else {
+        "window.__ear = new BroadcastChannel('session_security'); \
+         window.__ear.onmessage = (e) => window.__heard.push(e.data);"
+    };
+    browser.js(&format!("window.__heard = []; {listen}")).await;
+}
+
+/// Two tabs of alice's on `path` (the first already open), a text typed in
+/// the first, both locked; answers the first, the second and alice's tag.
 async fn two_locked_tabs(
     browser: &Browser,
     served: &app::Served,
     path: &str,
 ) -> (WindowHandle, WindowHandle, String) {
-    browser.login(served, "alice").await;
-    browser.goto(&served.url(path)).await;
     browser.fill("#notes", TYPED).await;
     let tag = user_tag(browser).await;
     let page = browser.client.window().await.expect("window");
@@ -110,13 +115,17 @@ async fn two_locked_tabs(
 
 /// Forged relogin messages from a plain page of the origin (`/bye`, no
 /// client of its own) leave the locked page locked; then a relogin in the
-/// other locked tab uncovers it, typed text and all.
+/// other locked tab uncovers it, typed text and all. The forger's page
+/// listens on the channel too: it hears that genuine relogin, so what it
+/// posted did reach the tabs.
 async fn forged_then_genuine(path: &str, storage: bool) {
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
+    let Some((served, browser)) = signed_in_on(Settings::default(), "alice", path).await else {
+        return;
+    };
     let (page, other, tag) = two_locked_tabs(&browser, &served, path).await;
 
     let forger = browser.open_window(&served.url("/bye")).await;
+    overhear(&browser, storage).await;
     for token in ["'forged'", "undefined"] {
         forge(&browser, &tag, token, storage).await;
     }
@@ -137,23 +146,26 @@ async fn forged_then_genuine(path: &str, storage: bool) {
     assert!(!browser.content_locked().await);
     assert_eq!(browser.value("#notes").await, TYPED);
     assert_eq!(browser.url().await, served.url(path));
-    let _ = forger;
+    // The forger was on the very channel the tabs talk on: it heard the
+    // genuine relogin, so its forged messages did reach them.
+    browser.switch(&forger).await;
+    let heard = browser
+        .js(&format!(
+            "return window.__heard.some((m) => m && m.type === 'relogin' \
+               && m.tag === '{tag}' && m.from !== 'forger');"
+        ))
+        .await;
+    assert_eq!(heard, true, "the forger's page is off the tabs' channel");
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn a_forged_relogin_message_leaves_the_locked_page_locked() {
-    if !crate::available() {
-        return;
-    }
     forged_then_genuine("/", false).await;
 }
 
 #[rocket::async_test]
 async fn a_forged_storage_event_leaves_the_locked_page_locked() {
-    if !crate::available() {
-        return;
-    }
     forged_then_genuine("/nobc", true).await;
 }
 
@@ -163,13 +175,9 @@ async fn a_forged_storage_event_leaves_the_locked_page_locked() {
 /// takes.
 #[rocket::async_test]
 async fn a_live_session_is_not_enough_without_its_token() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     browser.fill("#notes", TYPED).await;
     let tag = user_tag(&browser).await;
     let page = browser.client.window().await.expect("window");

@@ -4,7 +4,7 @@
 //! puts the very same nodes back, with their values, listeners, title and
 //! scroll position.
 
-use crate::{app, Browser, LogsIn, Settings};
+use crate::{signed_in_on, LogsIn, Settings};
 use serde_json::Value;
 
 const TYPED: &str = "words typed before the lock";
@@ -24,13 +24,9 @@ const LOCKED: &str = "return { \
 
 #[rocket::async_test]
 async fn the_expired_page_is_out_of_the_document_and_comes_back_exactly() {
-    if !crate::available() {
+    let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     browser.fill("#notes", TYPED).await;
     // A mark on the field, a listener of the page, a scrolled page.
     let before = browser
@@ -87,28 +83,33 @@ async fn the_expired_page_is_out_of_the_document_and_comes_back_exactly() {
 
 #[rocket::async_test]
 async fn escape_does_not_uncover_the_locked_page() {
-    if !crate::available() {
+    let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     let locked = browser.shown_within("session_security_relogin", 12).await;
     assert!(locked, "the relogin dialog");
-    // Focus on the dialog itself (not in the frame), then Escape twice: a
-    // browser may close a modal dialog on the second one regardless.
+    // Escape twice on the dialog itself (not in the frame): a browser may
+    // close a modal dialog on the second one regardless, or on the first,
+    // and reopening it puts the focus in the frame; so the dialog takes the
+    // focus before each, and counts the Escapes that reach it.
     browser
-        .js(
-            "const d = document.getElementById('session_security_relogin'); \
-             d.tabIndex = -1; d.focus();",
-        )
+        .js("window.__escapes = 0; \
+             document.getElementById('session_security_relogin').addEventListener('keydown', \
+               (e) => { if (e.key === 'Escape') window.__escapes += 1; }, true);")
         .await;
     for _ in 0..2 {
+        browser
+            .js(
+                "const d = document.getElementById('session_security_relogin'); \
+                 d.tabIndex = -1; d.focus();",
+            )
+            .await;
         let focused = browser.client.active_element().await.expect("focus");
         focused.send_keys("\u{e00c}").await.expect("Escape");
         rocket::tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
+    let escapes = browser.js("return window.__escapes;").await;
+    assert_eq!(escapes, 2, "the Escapes that reached the dialog");
     assert!(browser.shown("session_security_relogin").await, "still up");
     assert!(browser.content_locked().await, "still locked");
     browser.finish().await;

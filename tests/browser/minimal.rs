@@ -371,14 +371,7 @@ async fn the_dialogs_are_injected_into_templates_without_an_include() {
     ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "#{id} injected");
     }
-    let started = browser
-        .wait_for(Duration::from_secs(5), || async {
-            browser
-                .js("return typeof window.sessionSecurity === 'object';")
-                .await
-                == true
-        })
-        .await;
+    let started = browser.script_started_within(5).await;
     assert!(started, "the injected script runs");
     browser.finish().await;
 }

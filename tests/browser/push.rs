@@ -10,18 +10,17 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{app, Browser, LogsIn, Served, Settings};
+use crate::{
+    app, left_for_login, page_text, signed_in, signed_in_on, still_signed_in, user_tag, Browser,
+    LogsIn, Served, Settings,
+};
 use rocket::tokio::io::{AsyncReadExt, AsyncWriteExt};
 use rocket::tokio::net::TcpListener;
 use serde_json::Value;
 
 /// Far from any warning point.
 fn settings() -> Settings {
-    Settings {
-        warn_after: 60,
-        expire_after: 120,
-        ..Settings::default()
-    }
+    Settings::timed(60, 120)
 }
 
 /// Epoch ms, the clock the pages' `Date.now()` reads too.
@@ -39,21 +38,6 @@ async fn open_streams(browser: &Browser) -> i64 {
         .expect("the probe's count")
 }
 
-/// Waits until the current window has left for the login page and answers
-/// when (epoch ms) its page was left, as the test page's probe wrote it.
-async fn left_for_login(browser: &Browser, within: u64) -> i64 {
-    let left = browser
-        .url_within(|url| url.contains("/login"), within)
-        .await;
-    assert!(left, "still on {}", browser.url().await);
-    let at = browser
-        .js("return Number(sessionStorage.getItem('__left'));")
-        .await;
-    at.as_i64()
-        .filter(|at| *at > 0)
-        .expect("the time the page was left")
-}
-
 /// Another browser (a profile of its own) signs in as `user` and signs out
 /// every other session of theirs; answers when (epoch ms) it asked.
 async fn revoke_from_another_browser(served: &Served, user: &str) -> (Browser, i64) {
@@ -61,12 +45,24 @@ async fn revoke_from_another_browser(served: &Served, user: &str) -> (Browser, i
     other.login(served, user).await;
     let revoked = epoch_ms();
     other.goto(&served.url("/revoke-others")).await;
-    let text = other.js("return document.body.innerText;").await;
-    assert!(
-        text.as_str().unwrap_or_default().contains("revoked"),
-        "{text}"
-    );
+    let text = page_text(&other).await;
+    assert!(text.contains("revoked"), "{text}");
     (other, revoked)
+}
+
+/// The positive control of "no ping explains it": a page of `other` (a
+/// browser still signed in) asks the server once, and the count shows it.
+async fn a_ping_is_counted(other: &Browser, served: &Served) {
+    other.goto(&served.url("/")).await;
+    let before = served.pings();
+    other.js("window.sessionSecurity.ping();").await;
+    let counted = other
+        .wait_for(Duration::from_secs(3), || async { served.pings() > before })
+        .await;
+    assert!(
+        counted,
+        "a ping of the other browser's page was not counted"
+    );
 }
 
 /// Waits until the page's stream is open on the server: one request for it.
@@ -79,15 +75,29 @@ async fn stream_opened(browser: &Browser, served: &Served) {
     rocket::tokio::time::sleep(Duration::from_millis(500)).await;
 }
 
+/// Alice signed in with `settings`, her page's stream open on the server;
+/// `None` without a browser.
+async fn streaming(settings: Settings) -> Option<(Served, Browser)> {
+    let (served, browser) = signed_in(settings, "alice").await?;
+    stream_opened(&browser, &served).await;
+    Some((served, browser))
+}
+
+/// Alice's sessions revoked from another browser: the current window
+/// leaves for the login page within 2 s of it.
+async fn revocation_leaves_within_two_seconds(browser: &Browser, served: &Served) {
+    let (other, revoked) = revoke_from_another_browser(served, "alice").await;
+    let left = left_for_login(browser, 3).await;
+    println!("left {} ms after the revocation", left - revoked);
+    assert!(left - revoked <= 2000, "left after {} ms", left - revoked);
+    other.finish().await;
+}
+
 #[rocket::async_test]
 async fn a_session_revoked_from_another_browser_leaves_the_page_within_two_seconds() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(settings(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(settings()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     stream_opened(&browser, &served).await;
     assert_eq!(open_streams(&browser).await, 1);
 
@@ -99,37 +109,26 @@ async fn a_session_revoked_from_another_browser_leaves_the_page_within_two_secon
         "the tab left {} ms after the revocation",
         left - revoked
     );
-    let text = browser.js("return document.body.innerText;").await;
-    assert!(
-        !text
-            .as_str()
-            .unwrap_or_default()
-            .contains("Quarterly figures"),
-        "{text}"
-    );
+    let text = page_text(&browser).await;
+    assert!(!text.contains("Quarterly figures"), "{text}");
     // The revoking browser itself stays signed in.
-    other.goto(&served.url("/")).await;
-    assert!(!other.url().await.contains("/login"), "the revoker stays");
+    assert!(still_signed_in(&other, &served).await, "the revoker stays");
     assert_eq!(served.pings(), 0, "no ping explains it");
+    a_ping_is_counted(&other, &served).await;
     other.finish().await;
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn an_administrators_revocation_leaves_the_page_within_two_seconds() {
-    if !crate::available() {
+    let Some((served, browser)) = streaming(settings()).await else {
         return;
-    }
-    let served = app::serve(settings()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    stream_opened(&browser, &served).await;
+    };
     // `SessionSecurity::revoke_user`, asked by a browser nobody signed in.
     let admin = Browser::start().await;
     let revoked = epoch_ms();
     admin.goto(&served.url("/revoke-user/alice")).await;
-    let text = admin.js("return document.body.innerText;").await;
-    assert_eq!(text.as_str().map(str::trim), Some("revoked 1"));
+    assert_eq!(page_text(&admin).await.trim(), "revoked 1");
     let left = left_for_login(&browser, 3).await;
     assert!(left - revoked <= 2000, "left after {} ms", left - revoked);
     admin.finish().await;
@@ -138,13 +137,10 @@ async fn an_administrators_revocation_leaves_the_page_within_two_seconds() {
 
 #[rocket::async_test]
 async fn one_stream_per_browser_and_the_other_tab_hears_it_relayed() {
-    if !crate::available() {
-        return;
-    }
-    let served = app::serve(settings()).await;
-    let browser = Browser::start().await;
     // Signing in lands on the page: the first tab.
-    browser.login(&served, "alice").await;
+    let Some((served, browser)) = signed_in(settings(), "alice").await else {
+        return;
+    };
     assert!(
         browser.url().await.ends_with("/"),
         "{}",
@@ -179,19 +175,16 @@ async fn one_stream_per_browser_and_the_other_tab_hears_it_relayed() {
         );
     }
     assert_eq!(served.pings(), 0, "no ping explains it");
+    a_ping_is_counted(&other, &served).await;
     other.finish().await;
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn the_next_tab_takes_the_stream_over_when_its_holder_closes() {
-    if !crate::available() {
+    let Some((served, browser)) = streaming(settings()).await else {
         return;
-    }
-    let served = app::serve(settings()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    stream_opened(&browser, &served).await;
+    };
     let second = browser.open_window(&served.url("/")).await;
     assert_eq!(open_streams(&browser).await, 0);
     // The holder's window closes: the second tab opens the stream.
@@ -207,22 +200,15 @@ async fn the_next_tab_takes_the_stream_over_when_its_holder_closes() {
         .await;
     assert!(took, "the second tab took the stream over");
     rocket::tokio::time::sleep(Duration::from_millis(500)).await;
-    let (other, revoked) = revoke_from_another_browser(&served, "alice").await;
-    let left = left_for_login(&browser, 3).await;
-    assert!(left - revoked <= 2000, "left after {} ms", left - revoked);
-    other.finish().await;
+    revocation_leaves_within_two_seconds(&browser, &served).await;
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn after_a_sleep_the_stream_is_made_again() {
-    if !crate::available() {
+    let Some((served, browser)) = streaming(settings()).await else {
         return;
-    }
-    let served = app::serve(settings()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    stream_opened(&browser, &served).await;
+    };
     // The machine sleeps: a stream across it may be dead without knowing.
     browser.freeze(6, "").await;
     let again = browser
@@ -231,26 +217,20 @@ async fn after_a_sleep_the_stream_is_made_again() {
     assert!(again, "the stream made again after the sleep");
     rocket::tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(open_streams(&browser).await, 1, "the old one closed");
-    let (other, revoked) = revoke_from_another_browser(&served, "alice").await;
-    let left = left_for_login(&browser, 3).await;
-    assert!(left - revoked <= 2000, "left after {} ms", left - revoked);
-    other.finish().await;
+    revocation_leaves_within_two_seconds(&browser, &served).await;
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn a_blocked_stream_is_no_logout_and_is_retried_with_backoff() {
-    if !crate::available() {
-        return;
-    }
     // A proxy refuses the stream (404): the browser gives it up for good.
-    let served = app::serve(Settings {
+    let blocked = Settings {
         push: false,
         ..settings()
-    })
-    .await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
+    };
+    let Some((served, browser)) = signed_in(blocked, "alice").await else {
+        return;
+    };
     browser.fill("#notes", "typed").await;
     // Tried again after 2 s, then 5 s: 3 requests in 9 s, not one a second.
     rocket::tokio::time::sleep(Duration::from_secs(9)).await;
@@ -280,14 +260,6 @@ async fn a_blocked_stream_is_no_logout_and_is_retried_with_backoff() {
     browser.finish().await;
 }
 
-/// The user tag the current page was rendered for.
-async fn user_tag(browser: &Browser) -> String {
-    let tag = browser
-        .js("return JSON.parse(document.getElementById('session_security_config').textContent).userTag;")
-        .await;
-    tag.as_str().expect("a user tag in the page").to_owned()
-}
-
 /// Posts what a holding tab relays, `ended` with `how`, in the name of
 /// `tag`, from a plain page of the same origin.
 fn relay(tag: &str, how: &str) -> String {
@@ -299,12 +271,9 @@ fn relay(tag: &str, how: &str) -> String {
 
 #[rocket::async_test]
 async fn a_relayed_expiry_asks_the_server_and_another_users_word_is_ignored() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in(settings(), "alice").await else {
         return;
-    }
-    let served = app::serve(settings()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
+    };
     let page = browser.client.window().await.expect("window");
     let alice = user_tag(&browser).await;
     let plain = browser.open_window(&served.url("/bye")).await;
@@ -340,19 +309,15 @@ async fn a_relayed_expiry_asks_the_server_and_another_users_word_is_ignored() {
 
 #[rocket::async_test]
 async fn after_a_relogin_the_stream_is_back() {
-    if !crate::available() {
-        return;
-    }
     // Expired by the pings' schedule: the stream says nothing of it before.
-    let served = app::serve(Settings {
-        warn_after: 3,
-        expire_after: 6,
-        ..Settings::default()
-    })
-    .await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    stream_opened(&browser, &served).await;
+    let Some((served, browser)) = streaming(Settings::timed(3, 6)).await else {
+        return;
+    };
+    assert_eq!(
+        open_streams(&browser).await,
+        1,
+        "the page's stream, counted"
+    );
     assert!(browser.shown_within("session_security_relogin", 10).await);
     assert_eq!(open_streams(&browser).await, 0, "a stream while locked");
     browser.relogin("alice").await;
@@ -365,10 +330,7 @@ async fn after_a_relogin_the_stream_is_back() {
     assert!(back, "no stream after the relogin");
     rocket::tokio::time::sleep(Duration::from_millis(500)).await;
     // A ping would lock the page; only the push leaves it for the login.
-    let (other, revoked) = revoke_from_another_browser(&served, "alice").await;
-    let left = left_for_login(&browser, 3).await;
-    assert!(left - revoked <= 2000, "left after {} ms", left - revoked);
-    other.finish().await;
+    revocation_leaves_within_two_seconds(&browser, &served).await;
     browser.finish().await;
 }
 
@@ -399,19 +361,15 @@ async fn unavailable_on(port: u16, span: Duration) -> usize {
 
 #[rocket::async_test]
 async fn the_stream_survives_a_server_restart() {
-    if !crate::available() {
-        return;
-    }
     let store = crate::common::temp_sqlite_url();
-    let served = app::serve(Settings {
+    let on_store = Settings {
         store_url: Some(store.clone()),
         ..settings()
-    })
-    .await;
+    };
+    let Some((served, browser)) = signed_in_on(on_store, "alice", "/").await else {
+        return;
+    };
     let port = served.port;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
     stream_opened(&browser, &served).await;
     browser.fill("#notes", "typed before the restart").await;
 
@@ -451,10 +409,6 @@ async fn the_stream_survives_a_server_restart() {
     );
 
     // And it carries the next revocation.
-    let (other, revoked) = revoke_from_another_browser(&served, "alice").await;
-    let left = left_for_login(&browser, 3).await;
-    println!("left {} ms after the revocation", left - revoked);
-    assert!(left - revoked <= 2000, "left after {} ms", left - revoked);
-    other.finish().await;
+    revocation_leaves_within_two_seconds(&browser, &served).await;
     browser.finish().await;
 }

@@ -4,30 +4,29 @@
 
 use std::time::Duration;
 
-use crate::{app, Browser, LogsIn, Settings};
+use crate::{app, signed_in, Browser, LogsIn, Settings};
 
 const LONG_NOTE: &str = "First paragraph of a long note.\n\nSecond paragraph, still typing.";
 
-/// Alice with a draft in her session, the page open, a half-typed form.
-async fn alice_typing(browser: &Browser, served: &app::Served) -> String {
-    browser.login(served, "alice").await;
+/// Alice with a draft in her session, the page open, a half-typed form;
+/// answers the page's CSRF token too; `None` without a browser.
+async fn alice_typing() -> Option<(app::Served, Browser, String)> {
+    let (served, browser) = signed_in(Settings::default(), "alice").await?;
     browser
         .goto(&served.url("/set/draft/kept-in-session"))
         .await;
     browser.goto(&served.url("/")).await;
     browser.fill("#title", "Quarterly review").await;
     browser.fill("#notes", LONG_NOTE).await;
-    browser.value("input[name=csrf_token]").await
+    let token = browser.value("input[name=csrf_token]").await;
+    Some((served, browser, token))
 }
 
 #[rocket::async_test]
 async fn same_user_relogin_keeps_every_unsaved_input() {
-    if !crate::available() {
+    let Some((served, browser, old_token)) = alice_typing().await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    let old_token = alice_typing(&browser, &served).await;
+    };
 
     assert!(
         browser
@@ -92,12 +91,9 @@ async fn same_user_relogin_keeps_every_unsaved_input() {
 
 #[rocket::async_test]
 async fn a_different_user_gets_a_fresh_page() {
-    if !crate::available() {
+    let Some((served, browser, _)) = alice_typing().await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    alice_typing(&browser, &served).await;
+    };
     browser.relogin("bob").await;
     let replaced = browser
         .wait_for(Duration::from_secs(5), || async {
@@ -115,27 +111,48 @@ async fn a_different_user_gets_a_fresh_page() {
             .await,
         ""
     );
-    let history = browser.js("return history.length;").await;
-    browser.client.back().await.ok();
-    rocket::tokio::time::sleep(Duration::from_millis(500)).await;
-    let after_back = browser
-        .js("const u = document.getElementById('user'); return u && u.textContent;")
+    // Going back never shows alice's page, not even at the entry where one
+    // of hers stood (the start page she landed on), which the server now
+    // renders for bob. A step back may only undo the relogin frame's own
+    // navigation, on bob's page still: so back until the tab has left that
+    // page and come to such an entry.
+    let history = browser
+        .js("window.__bobs_page = true; return history.length;")
         .await;
-    assert_ne!(
-        after_back, "alice",
-        "going back does not show alice's page (history {history})"
+    let mut visited = Vec::new();
+    for _ in 0..4 {
+        browser.client.back().await.expect("back");
+        rocket::tokio::time::sleep(Duration::from_millis(500)).await;
+        let seen = browser
+            .js("const u = document.getElementById('user'); \
+                 return [window.__bobs_page === true, u && u.textContent];")
+            .await;
+        if seen[0] == true {
+            continue;
+        }
+        let url = browser.url().await;
+        assert_ne!(
+            seen[1], "alice",
+            "going back showed alice's page at {url} (history {history})"
+        );
+        visited.push(url);
+        if visited.last() == Some(&served.url("/")) {
+            break;
+        }
+    }
+    assert_eq!(
+        visited.last(),
+        Some(&served.url("/")),
+        "went back to an entry of alice's start page: {visited:?} (history {history})"
     );
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn one_relogin_closes_the_dialog_in_every_tab() {
-    if !crate::available() {
+    let Some((served, browser, _)) = alice_typing().await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    alice_typing(&browser, &served).await;
+    };
     let first = browser.client.window().await.expect("window");
     let second = browser.open_window(&served.url("/")).await;
     for window in [&first, &second] {
@@ -169,21 +186,23 @@ async fn one_relogin_closes_the_dialog_in_every_tab() {
 
 #[rocket::async_test]
 async fn a_held_submission_goes_through_exactly_once() {
-    if !crate::available() {
+    let Some((served, browser, _)) = alice_typing().await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    alice_typing(&browser, &served).await;
+    };
     // The laptop sleeps past the expiry and the user clicks Save on waking,
     // before the page has noticed anything.
     browser
         .freeze(9, "document.getElementById('save').click();")
         .await;
-    assert!(
-        served.saves().is_empty(),
-        "nothing reached the server while expired"
+    // The page notices the expiry and locks, the submission held in it:
+    // no request for /save at all by then, not even one refused.
+    let locked = browser.shown_within("session_security_relogin", 12).await;
+    assert_eq!(
+        served.save_requests(),
+        0,
+        "a request reached the server while expired"
     );
+    assert!(locked, "the relogin dialog");
     browser.relogin("alice").await;
     let saved = browser.shown_within("saved", 6).await;
     assert!(saved, "the held form was sent after the relogin");
@@ -194,5 +213,6 @@ async fn a_held_submission_goes_through_exactly_once() {
         "exactly once: {:?}",
         served.saves()
     );
+    assert_eq!(served.save_requests(), 1, "one request in all");
     browser.finish().await;
 }

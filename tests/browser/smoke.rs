@@ -3,44 +3,24 @@
 
 use std::time::Duration;
 
-use crate::{app, Browser, LogsIn, Settings};
+use crate::{app, signed_in_on, Settings};
 
 #[rocket::async_test]
 async fn page_loads_the_script_under_a_strict_csp() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::timed(20, 40), "alice", "/csp").await
+    else {
         return;
-    }
-    let served = app::serve(Settings {
-        warn_after: 20,
-        expire_after: 40,
-        relogin: true,
-        ..Settings::default()
-    })
-    .await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/csp")).await;
-    let ready = browser
-        .wait_for(Duration::from_secs(5), || async {
-            browser
-                .js("return typeof window.sessionSecurity === 'object';")
-                .await
-                == true
-        })
-        .await;
+    };
+    let ready = browser.script_started_within(5).await;
     assert!(ready, "script did not start under CSP");
     assert_eq!(
         browser.js("return window.__errors;").await,
         rocket::serde::json::json!([])
     );
     rocket::tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        served
-            .counters
-            .csp_reports
-            .load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(served.csp_reports(), 0, "CSP violations reported");
     assert!(!browser.shown("session_security_warning").await);
+    // The reports do come when there is a violation.
+    app::a_violation_is_reported(&browser, &served).await;
     browser.finish().await;
 }

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use crate::pg_server::PgServer;
-use crate::{app, since, Browser, LogsIn, Settings};
+use crate::{app, signed_in_on, since, Browser, LogsIn, Settings};
 use serde_json::Value;
 
 const WARN: u64 = 3;
@@ -69,14 +69,19 @@ fn on(pg: &PgServer, warn_after: u64, expire_after: u64) -> Settings {
     }
 }
 
-/// Logs alice in, opens the page, records its answers and types into it;
-/// returns the page's URL and the time of the typing (the last activity).
-async fn alice_typing(browser: &Browser, served: &app::Served, text: &str) -> (String, Instant) {
-    browser.login(served, "alice").await;
-    browser.goto(&served.url("/")).await;
+/// Alice signed in on the page, typing.
+type Typing = (app::Served, Browser, String, Instant);
+
+/// Serves the application with `settings`, logs alice in, opens the page,
+/// records its answers and types `text` into it; answers with the page's
+/// URL and the time of the typing (the last activity); `None` without a
+/// browser.
+async fn alice_typing(settings: Settings, text: &str) -> Option<Typing> {
+    let (served, browser) = signed_in_on(settings, "alice", "/").await?;
     browser.js(RECORD_ANSWERS).await;
     browser.fill("#title", text).await;
-    (browser.url().await, Instant::now())
+    let url = browser.url().await;
+    Some((served, browser, url, Instant::now()))
 }
 
 /// The ping answers recorded so far.
@@ -184,10 +189,11 @@ async fn an_outage_past_the_idle_limit_keeps_the_page_then_the_expiry_shows() {
     let Some(pg) = PgServer::start() else {
         return;
     };
-    let served = app::serve(on(&pg, WARN, EXPIRE)).await;
-    let browser = Browser::start().await;
     let typed = "typed before the outage";
-    let (url, active) = alice_typing(&browser, &served, typed).await;
+    let Some((served, browser, url, active)) = alice_typing(on(&pg, WARN, EXPIRE), typed).await
+    else {
+        return;
+    };
 
     pg.stop();
     let pings_before = served.pings();
@@ -295,10 +301,11 @@ async fn activity_during_an_outage_keeps_the_session_once_the_store_is_back() {
     // so the next cycle's ping comes after the expiry the session had
     // before the outage.
     let (warn, expire) = (12, 24);
-    let served = app::serve(on(&pg, warn, expire)).await;
-    let browser = Browser::start().await;
     let typed = "typed before the outage";
-    let (url, active) = alice_typing(&browser, &served, typed).await;
+    let Some((_served, browser, url, active)) = alice_typing(on(&pg, warn, expire), typed).await
+    else {
+        return;
+    };
 
     // While the store is down the server serves the sessions it holds in
     // memory; this one it must not hold. A brief outage first: when the

@@ -6,36 +6,14 @@
 
 use std::time::Duration;
 
-use crate::{app, Browser, LogsIn, Settings};
+use crate::{
+    left_for_login, page_text, signed_in_on, still_signed_in, user_tag, Browser, LogsIn, Settings,
+};
 use serde_json::Value;
-
-/// The user tag the current page was rendered for.
-async fn user_tag(browser: &Browser) -> String {
-    let tag = browser
-        .js("return JSON.parse(document.getElementById('session_security_config').textContent).userTag;")
-        .await;
-    tag.as_str().expect("a user tag in the page").to_owned()
-}
 
 /// The page clock now, in ms.
 async fn now(browser: &Browser) -> i64 {
     browser.js("return Date.now();").await.as_i64().expect("ms")
-}
-
-/// Waits until the current window has left for the login page and answers
-/// when (page clock, ms) its page was left, as the test page's probe wrote
-/// it to the tab's sessionStorage.
-async fn left_for_login(browser: &Browser, within: u64) -> i64 {
-    let left = browser
-        .url_within(|url| url.contains("/login"), within)
-        .await;
-    assert!(left, "still on {}", browser.url().await);
-    let at = browser
-        .js("return Number(sessionStorage.getItem('__left'));")
-        .await;
-    at.as_i64()
-        .filter(|at| *at > 0)
-        .expect("the time the page was left")
 }
 
 /// What another tab's client would say over the tab channel: activity now
@@ -56,13 +34,9 @@ fn chatter(tag: &str) -> String {
 
 #[rocket::async_test]
 async fn another_users_tabs_are_ignored_and_their_sign_in_leaves_the_page() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::default(), "bob", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "bob").await;
-    browser.goto(&served.url("/")).await;
+    };
     let bob = user_tag(&browser).await;
     browser.login(&served, "alice").await;
     browser.goto(&served.url("/")).await;
@@ -93,26 +67,16 @@ async fn another_users_tabs_are_ignored_and_their_sign_in_leaves_the_page() {
     browser.login(&served, "bob").await;
     browser.switch(&alice_window).await;
     left_for_login(&browser, 2).await;
-    let text = browser.js("return document.body.innerText;").await;
-    assert!(
-        !text
-            .as_str()
-            .unwrap_or_default()
-            .contains("Quarterly figures"),
-        "{text}"
-    );
+    let text = page_text(&browser).await;
+    assert!(!text.contains("Quarterly figures"), "{text}");
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn log_out_in_the_warning_reaches_the_other_tab_within_a_second() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     let first = browser.client.window().await.expect("window");
     let second = browser.open_window(&served.url("/")).await;
     browser.switch(&first).await;
@@ -128,9 +92,8 @@ async fn log_out_in_the_warning_reaches_the_other_tab_within_a_second() {
         "the other tab left {} ms after the click",
         left - clicked
     );
-    browser.goto(&served.url("/")).await;
     assert!(
-        browser.url().await.contains("/login"),
+        !still_signed_in(&browser, &served).await,
         "signed out for good"
     );
     browser.finish().await;
@@ -138,18 +101,9 @@ async fn log_out_in_the_warning_reaches_the_other_tab_within_a_second() {
 
 #[rocket::async_test]
 async fn an_applications_own_sign_out_reaches_the_other_tab_within_a_second() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::timed(20, 40), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings {
-        warn_after: 20,
-        expire_after: 40,
-        ..Settings::default()
-    })
-    .await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     browser.fill("#notes", "unsaved words").await;
     let page = browser.client.window().await.expect("window");
     browser.open_window(&served.url("/signout")).await;
@@ -164,22 +118,23 @@ async fn an_applications_own_sign_out_reaches_the_other_tab_within_a_second() {
         "the other tab left {} ms after the click",
         left - clicked
     );
+    // The errors of the page the tab left, as it recorded them (the login
+    // page records none of its own: `null` there).
     assert_eq!(
-        browser.js("return window.__errors || [];").await,
-        Value::Array(vec![])
+        browser
+            .js("return JSON.parse(sessionStorage.getItem('__errors'));")
+            .await,
+        Value::Array(vec![]),
+        "script errors in the page that left"
     );
     browser.finish().await;
 }
 
 #[rocket::async_test]
 async fn a_sign_out_while_another_tab_is_locked_leaves_it_too() {
-    if !crate::available() {
+    let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
-    }
-    let served = app::serve(Settings::default()).await;
-    let browser = Browser::start().await;
-    browser.login(&served, "alice").await;
-    browser.goto(&served.url("/")).await;
+    };
     let locked = browser.shown_within("session_security_relogin", 12).await;
     assert!(locked, "the relogin dialog");
     let page = browser.client.window().await.expect("window");

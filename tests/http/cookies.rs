@@ -87,7 +87,19 @@ async fn an_asset_response_sets_no_cookie() {
     app.login("alice").await;
     let urls: rocket::serde::json::Value = app.get("/asset-urls").await.into_json().await.unwrap();
     let script = urls["script"].as_str().unwrap().to_owned();
-    // A cookie that names nothing would normally be answered with a removal.
+    // A cookie that names nothing is answered with a removal on a page...
+    let page = app
+        .client
+        .get("/get/draft")
+        .cookie(Cookie::new(SESSION_COOKIE, "x".repeat(43)))
+        .dispatch()
+        .await;
+    let removals: Vec<_> = page.headers().get("Set-Cookie").collect();
+    assert!(
+        removals.iter().any(|c| c.contains("Max-Age=0")),
+        "a page answers that cookie with a removal: {removals:?}"
+    );
+    // ...but not on an asset.
     let response = app
         .client
         .get(script)
@@ -107,6 +119,10 @@ async fn an_asset_response_sets_no_cookie() {
 async fn a_login_form_with_a_csrf_token_is_not_stored_by_caches() {
     let app = TestApp::new().await;
     let response = app.get("/csrf").await;
+    assert!(
+        response.headers().get("Set-Cookie").count() > 0,
+        "the first visit sets the token's cookie"
+    );
     assert_eq!(
         response.headers().get_one("Cache-Control"),
         Some("no-store")

@@ -67,14 +67,28 @@ async fn a_live_session_keeps_its_stream_open() {
     let app = TestApp::new().await;
     app.login("alice").await;
     let events = stream(&app).await;
+    // Read on through both phases: the same stream, the same body.
+    let mut body = std::pin::pin!(events.into_string());
     let busy = async {
         for _ in 0..3 {
             app.get("/set/draft/typing").await;
             rocket::tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    let (said, ()) = rocket::tokio::join!(said(events, Duration::from_millis(800)), busy);
-    assert_eq!(said, None, "data changes are not an end");
+    let (early, ()) = rocket::tokio::join!(timeout(Duration::from_millis(800), &mut body), busy);
+    assert!(early.is_err(), "data changes are not an end: {early:?}");
+    // The very stream still works: a logout now ends it, with the one
+    // `ended` it says.
+    let logout = async {
+        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+        app.get("/logout").await;
+    };
+    let (said, ()) = rocket::tokio::join!(timeout(Duration::from_secs(2), &mut body), logout);
+    let said = said
+        .expect("the stream ends within 2 s of the logout")
+        .expect("a body");
+    assert!(said.contains("event:ended\ndata:signed-out"), "{said}");
+    assert_eq!(said.matches("event:ended").count(), 1, "{said}");
 }
 
 #[rocket::async_test]

@@ -34,6 +34,15 @@ async fn a_request_that_changes_nothing_does_no_store_io() {
     );
     assert!(after.cache_hits >= before.cache_hits + 100);
     assert_eq!(app.server_idle().await, Some(0), "memory saw the activity");
+    // The counters do count: 15 s after the login's write the session is
+    // read again, and a data change is written through.
+    app.advance(1);
+    assert_eq!(app.whoami().await.as_deref(), Some("alice"));
+    let reread = app.stats();
+    assert_eq!(reread.reads, after.reads + 1, "read again: {reread:?}");
+    app.get("/set/draft/typed").await;
+    let written = app.stats();
+    assert_eq!(written.writes, reread.writes + 1, "written: {written:?}");
 }
 
 #[rocket::async_test]
@@ -136,6 +145,11 @@ async fn activity_is_written_at_most_once_per_session_per_grace() {
         rocket::tokio::time::sleep(Duration::from_millis(30)).await;
     }
     assert_eq!(last, T0 + 8, "the latest stamp reaches the store");
+    // And the count above sees such writes: the bound was no empty one.
+    assert!(
+        app.stats().writes > before,
+        "the flush that stored it was not counted"
+    );
 }
 
 #[rocket::async_test]

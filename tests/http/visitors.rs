@@ -35,10 +35,16 @@ async fn a_thousand_cookieless_login_forms_store_nothing() {
         );
     }
     assert_eq!(session_rows(&url).await, 0);
-    let stats = rocket_session_security::SessionAdmin::of(client.rocket())
-        .expect("the fairing is attached")
-        .stats();
+    let admin = rocket_session_security::SessionAdmin::of(client.rocket())
+        .expect("the fairing is attached");
+    let stats = admin.stats();
     assert_eq!(stats.writes, 0, "{stats:?}");
+    // The same counts see a login: its row and its write.
+    let login = client.get("/login/alice").dispatch().await;
+    assert_eq!(login.status(), Status::Ok);
+    assert_eq!(session_rows(&url).await, 1, "a login's row");
+    let stats = admin.stats();
+    assert!(stats.writes > 0, "a login's write: {stats:?}");
 }
 
 #[rocket::async_test]
