@@ -10,6 +10,7 @@ use test_support::fantoccini::actions::{
 };
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_click_on_a_field_behind_the_warning_focuses_that_field() {
     let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;

@@ -22,6 +22,7 @@ async fn active_id(browser: &Browser) -> String {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_warning_takes_focus_keeps_it_from_the_page_and_gives_it_back() {
     let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
@@ -74,6 +75,7 @@ async fn the_warning_takes_focus_keeps_it_from_the_page_and_gives_it_back() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn escape_means_stay_signed_in() {
     let Some((_served, browser)) = warned(Settings::default()).await else {
         return;
@@ -86,6 +88,7 @@ async fn escape_means_stay_signed_in() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn log_out_ends_the_session_without_a_relogin_dialog() {
     let Some((served, browser)) = warned(Settings::default()).await else {
         return;
@@ -101,6 +104,7 @@ async fn log_out_ends_the_session_without_a_relogin_dialog() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn without_relogin_expiry_goes_to_the_logout_url() {
     let settings = Settings {
         relogin: false,
@@ -116,6 +120,7 @@ async fn without_relogin_expiry_goes_to_the_logout_url() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_countdown_speaks_polish_plurals() {
     let settings = Settings {
         locale: Some("pl"),
@@ -155,6 +160,7 @@ async fn the_countdown_speaks_polish_plurals() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn tabs_agree_through_storage_events_without_broadcast_channel() {
     let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/nobc").await else {
         return;
@@ -182,6 +188,7 @@ async fn tabs_agree_through_storage_events_without_broadcast_channel() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_relogin_dialog_ignores_other_windows_and_stops_pinging() {
     let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
@@ -224,6 +231,7 @@ async fn the_relogin_dialog_ignores_other_windows_and_stops_pinging() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn log_in_as_someone_else_leaves_the_page() {
     let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;

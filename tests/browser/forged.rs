@@ -160,11 +160,13 @@ async fn forged_then_genuine(path: &str, storage: bool) {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_forged_relogin_message_leaves_the_locked_page_locked() {
     forged_then_genuine("/", false).await;
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_forged_storage_event_leaves_the_locked_page_locked() {
     forged_then_genuine("/nobc", true).await;
 }
@@ -174,6 +176,7 @@ async fn a_forged_storage_event_leaves_the_locked_page_locked() {
 /// session's CSRF token to uncover the locked page, the token it then
 /// takes.
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_live_session_is_not_enough_without_its_token() {
     let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;

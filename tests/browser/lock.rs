@@ -23,6 +23,7 @@ const LOCKED: &str = "return { \
   };";
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_expired_page_is_out_of_the_document_and_comes_back_exactly() {
     let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
@@ -82,6 +83,7 @@ async fn the_expired_page_is_out_of_the_document_and_comes_back_exactly() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn escape_does_not_uncover_the_locked_page() {
     let Some((_served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;

@@ -253,6 +253,7 @@ async fn type_and_wait_for_expiry(browser: &Browser) {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn carol_relogs_in_place_and_keeps_her_unsaved_text() {
     if !crate::available() {
         return;
@@ -288,6 +289,7 @@ async fn carol_relogs_in_place_and_keeps_her_unsaved_text() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn dave_gets_a_fresh_page_without_carols_notes() {
     if !crate::available() {
         return;
@@ -334,6 +336,7 @@ async fn dave_gets_a_fresh_page_without_carols_notes() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_dialogs_are_injected_into_templates_without_an_include() {
     if !crate::available() {
         return;

@@ -94,6 +94,7 @@ async fn revocation_leaves_within_two_seconds(browser: &Browser, served: &Served
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_session_revoked_from_another_browser_leaves_the_page_within_two_seconds() {
     let Some((served, browser)) = signed_in_on(settings(), "alice", "/").await else {
         return;
@@ -120,6 +121,7 @@ async fn a_session_revoked_from_another_browser_leaves_the_page_within_two_secon
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn an_administrators_revocation_leaves_the_page_within_two_seconds() {
     let Some((served, browser)) = streaming(settings()).await else {
         return;
@@ -136,6 +138,7 @@ async fn an_administrators_revocation_leaves_the_page_within_two_seconds() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn one_stream_per_browser_and_the_other_tab_hears_it_relayed() {
     // Signing in lands on the page: the first tab.
     let Some((served, browser)) = signed_in(settings(), "alice").await else {
@@ -181,6 +184,7 @@ async fn one_stream_per_browser_and_the_other_tab_hears_it_relayed() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_next_tab_takes_the_stream_over_when_its_holder_closes() {
     let Some((served, browser)) = streaming(settings()).await else {
         return;
@@ -205,6 +209,7 @@ async fn the_next_tab_takes_the_stream_over_when_its_holder_closes() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn after_a_sleep_the_stream_is_made_again() {
     let Some((served, browser)) = streaming(settings()).await else {
         return;
@@ -222,6 +227,7 @@ async fn after_a_sleep_the_stream_is_made_again() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_blocked_stream_is_no_logout_and_is_retried_with_backoff() {
     // A proxy refuses the stream (404): the browser gives it up for good.
     let blocked = Settings {
@@ -270,6 +276,7 @@ fn relay(tag: &str, how: &str) -> String {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_relayed_expiry_asks_the_server_and_another_users_word_is_ignored() {
     let Some((served, browser)) = signed_in(settings(), "alice").await else {
         return;
@@ -308,6 +315,7 @@ async fn a_relayed_expiry_asks_the_server_and_another_users_word_is_ignored() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn after_a_relogin_the_stream_is_back() {
     // Expired by the pings' schedule: the stream says nothing of it before.
     let Some((served, browser)) = streaming(Settings::timed(3, 6)).await else {
@@ -360,6 +368,7 @@ async fn unavailable_on(port: u16, span: Duration) -> usize {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_stream_survives_a_server_restart() {
     let store = crate::common::temp_sqlite_url();
     let on_store = Settings {

@@ -23,6 +23,7 @@ async fn alice_typing() -> Option<(app::Served, Browser, String)> {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn same_user_relogin_keeps_every_unsaved_input() {
     let Some((served, browser, old_token)) = alice_typing().await else {
         return;
@@ -90,6 +91,7 @@ async fn same_user_relogin_keeps_every_unsaved_input() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_different_user_gets_a_fresh_page() {
     let Some((served, browser, _)) = alice_typing().await else {
         return;
@@ -149,6 +151,7 @@ async fn a_different_user_gets_a_fresh_page() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn one_relogin_closes_the_dialog_in_every_tab() {
     let Some((served, browser, _)) = alice_typing().await else {
         return;
@@ -185,6 +188,7 @@ async fn one_relogin_closes_the_dialog_in_every_tab() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_held_submission_goes_through_exactly_once() {
     let Some((served, browser, _)) = alice_typing().await else {
         return;

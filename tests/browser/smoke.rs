@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::{app, signed_in_on, Settings};
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn page_loads_the_script_under_a_strict_csp() {
     let Some((served, browser)) = signed_in_on(Settings::timed(20, 40), "alice", "/csp").await
     else {

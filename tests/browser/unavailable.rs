@@ -182,6 +182,7 @@ async fn assert_page_kept(browser: &Browser, url: &str, typed: &str, when: &str)
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn an_outage_past_the_idle_limit_keeps_the_page_then_the_expiry_shows() {
     if !crate::available() {
         return;
@@ -288,6 +289,7 @@ async fn an_outage_past_the_idle_limit_keeps_the_page_then_the_expiry_shows() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn activity_during_an_outage_keeps_the_session_once_the_store_is_back() {
     if !crate::available() {
         return;

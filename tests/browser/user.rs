@@ -33,6 +33,7 @@ fn chatter(tag: &str) -> String {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn another_users_tabs_are_ignored_and_their_sign_in_leaves_the_page() {
     let Some((served, browser)) = signed_in_on(Settings::default(), "bob", "/").await else {
         return;
@@ -73,6 +74,7 @@ async fn another_users_tabs_are_ignored_and_their_sign_in_leaves_the_page() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn log_out_in_the_warning_reaches_the_other_tab_within_a_second() {
     let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;
@@ -100,6 +102,7 @@ async fn log_out_in_the_warning_reaches_the_other_tab_within_a_second() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn an_applications_own_sign_out_reaches_the_other_tab_within_a_second() {
     let Some((served, browser)) = signed_in_on(Settings::timed(20, 40), "alice", "/").await else {
         return;
@@ -131,6 +134,7 @@ async fn an_applications_own_sign_out_reaches_the_other_tab_within_a_second() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_sign_out_while_another_tab_is_locked_leaves_it_too() {
     let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/").await else {
         return;

@@ -33,6 +33,7 @@ async fn in_windows(settings: Settings, windows: usize) -> Option<InWindows> {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn warning_then_expiry_in_every_window() {
     let settings = Settings {
         relogin: false,
@@ -70,6 +71,7 @@ async fn warning_then_expiry_in_every_window() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn activity_in_one_window_hides_the_warning_in_the_other() {
     let Some((_served, browser, windows, _)) = in_windows(Settings::default(), 2).await else {
         return;
@@ -104,6 +106,7 @@ async fn activity_in_one_window_hides_the_warning_in_the_other() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn activity_before_the_warning_point_delays_it() {
     let Some((_served, browser, windows, start)) = in_windows(Settings::default(), 2).await else {
         return;
@@ -130,6 +133,7 @@ async fn activity_before_the_warning_point_delays_it() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn countdown_shows_the_real_seconds_left() {
     let Some((_served, browser, _, start)) = in_windows(Settings::timed(3, 9), 1).await else {
         return;
@@ -152,6 +156,7 @@ async fn countdown_shows_the_real_seconds_left() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn touch_counts_as_activity() {
     let Some((_served, browser, _, _)) = in_windows(Settings::default(), 1).await else {
         return;
@@ -175,6 +180,7 @@ async fn touch_counts_as_activity() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn coming_back_to_a_tab_pings_at_once() {
     let Some((served, browser, _, _)) = in_windows(Settings::timed(20, 40), 1).await else {
         return;
@@ -200,6 +206,7 @@ async fn coming_back_to_a_tab_pings_at_once() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn after_a_sleep_past_expiry_the_page_expires_at_once() {
     let Some((_served, browser, _, _)) = in_windows(Settings::default(), 1).await else {
         return;
@@ -217,6 +224,7 @@ async fn after_a_sleep_past_expiry_the_page_expires_at_once() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn strict_csp_page_works_without_errors_or_violations() {
     let Some((served, browser)) = signed_in_on(Settings::default(), "alice", "/csp").await else {
         return;
@@ -252,6 +260,7 @@ async fn strict_csp_page_works_without_errors_or_violations() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn pings_per_cycle_do_not_grow_with_tabs() {
     let Some((served, browser, windows, start)) = in_windows(Settings::default(), 4).await else {
         return;
@@ -288,6 +297,7 @@ async fn pings_per_cycle_do_not_grow_with_tabs() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn unsaved_form_guard_never_blocks_the_expiry() {
     let settings = Settings {
         relogin: false,
@@ -321,6 +331,7 @@ async fn unsaved_form_guard_never_blocks_the_expiry() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs headless Chromium and ChromeDriver (apt-get install chromium chromium-driver); run with -- --include-ignored, as scripts/test-all does"]
 async fn the_host_page_hears_warning_activity_expiry_relogin_and_sign_out() {
     let Some((_served, browser, _, _)) = in_windows(Settings::default(), 1).await else {
         return;

@@ -203,6 +203,7 @@ async fn refused_within(on: &TestApp, cookies: &[Cookie<'static>], within: Durat
 /// cache within one missed heartbeat, refuse a session revoked meanwhile,
 /// and listen again on a new connection.
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn a_silently_dropped_listener_is_noticed_by_its_heartbeat() {
     let Some(url) = fresh_postgres_database().await else {
         return;
@@ -250,6 +251,7 @@ async fn a_silently_dropped_listener_is_noticed_by_its_heartbeat() {
 /// 503; never a logout or a cleared cookie while it cannot ask the store,
 /// never 200 past `cache_max_age`. Once healed, it refuses the session.
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn an_instance_cut_off_from_the_store_serves_its_cache_at_most_cache_max_age() {
     let Some(url) = fresh_postgres_database().await else {
         return;
@@ -333,6 +335,7 @@ async fn an_instance_cut_off_from_the_store_serves_its_cache_at_most_cache_max_a
 /// serving the session is right. Once the right is back, a revocation
 /// reaches `b` within a second.
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn a_failing_notify_fails_the_revocation_with_it() {
     let Some(url) = fresh_postgres_database().await else {
         return;
@@ -438,6 +441,7 @@ async fn a_failing_notify_fails_the_revocation_with_it() {
 /// afterwards: the listener therefore has a pool of its own, or every
 /// silent drop would hold one store connection until TCP gives up.
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn repeated_silent_drops_do_not_use_up_the_pool() {
     let Some(url) = fresh_postgres_database().await else {
         return;

@@ -73,6 +73,7 @@ async fn ends_within_a_second(on: &TestApp, cookie: &rocket::http::Cookie<'stati
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn a_session_from_one_instance_works_on_the_other() {
     let Some((a, b, _)) = two_instances().await else {
         return;
@@ -85,6 +86,7 @@ async fn a_session_from_one_instance_works_on_the_other() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn logout_on_one_instance_ends_the_session_on_the_other_within_a_second() {
     let Some((a, b, _)) = two_instances().await else {
         return;
@@ -101,6 +103,7 @@ async fn logout_on_one_instance_ends_the_session_on_the_other_within_a_second() 
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn revoking_on_one_instance_ends_the_session_on_the_other_within_a_second() {
     let Some((a, b, _)) = two_instances().await else {
         return;
@@ -122,6 +125,7 @@ async fn revoking_on_one_instance_ends_the_session_on_the_other_within_a_second(
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn a_tab_streaming_from_one_instance_hears_of_a_revocation_on_the_other() {
     let Some((a, b, _)) = two_instances().await else {
         return;
@@ -155,6 +159,7 @@ async fn a_tab_streaming_from_one_instance_hears_of_a_revocation_on_the_other() 
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn a_data_change_on_one_instance_reaches_the_other_within_a_second() {
     let Some((a, b, _)) = two_instances().await else {
         return;
@@ -172,6 +177,7 @@ async fn a_data_change_on_one_instance_reaches_the_other_within_a_second() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn activity_on_one_instance_keeps_the_session_alive_on_the_other() {
     let Some((a, b, url)) = two_instances().await else {
         return;
@@ -196,6 +202,7 @@ async fn activity_on_one_instance_keeps_the_session_alive_on_the_other() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn a_relogin_backup_taken_on_one_instance_is_restored_on_the_other() {
     let Some((a, b, _)) = two_instances().await else {
         return;
@@ -240,6 +247,7 @@ async fn a_relogin_backup_taken_on_one_instance_is_restored_on_the_other() {
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn concurrent_pings_on_both_instances_never_move_last_activity_backwards() {
     let Some((a, b, url)) = two_instances().await else {
         return;
@@ -286,6 +294,7 @@ async fn concurrent_pings_on_both_instances_never_move_last_activity_backwards()
 }
 
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn a_dropped_notification_connection_flushes_the_cache_and_listens_again() {
     let Some((a, b, url)) = two_instances().await else {
         return;

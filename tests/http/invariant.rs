@@ -1933,6 +1933,7 @@ async fn the_lifecycle_holds_its_invariants_on_sqlite_with_coalesced_activity() 
 
 #[cfg(feature = "postgres")]
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn the_lifecycle_holds_its_invariants_on_two_postgres_instances() {
     let started = Instant::now();
     let Some(url) = crate::common::fresh_postgres_database().await else {

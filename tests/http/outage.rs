@@ -64,6 +64,7 @@ async fn timed<'c>(
 
 #[cfg(feature = "postgres")]
 #[rocket::async_test]
+#[ignore = "needs PostgreSQL's server binaries (apt-get install postgresql); run with -- --include-ignored, as scripts/test-all does"]
 async fn a_postgresql_outage_is_not_a_logout() {
     let Some(pg) = PgServer::start() else { return };
     let app = TestApp::with(on_store(&pg.url())).await;
@@ -143,6 +144,7 @@ async fn a_postgresql_outage_is_not_a_logout() {
 
 #[cfg(feature = "postgres")]
 #[rocket::async_test]
+#[ignore = "needs PostgreSQL's server binaries (apt-get install postgresql); run with -- --include-ignored, as scripts/test-all does"]
 async fn an_instance_that_never_saw_the_session_answers_503_not_login() {
     let Some(pg) = PgServer::start() else { return };
     let first = TestApp::with(on_store(&pg.url())).await;

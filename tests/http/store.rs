@@ -1,8 +1,8 @@
 //! One store suite, run unchanged against SQLite and PostgreSQL.
 //!
-//! PostgreSQL runs when `SESSION_SECURITY_TEST_POSTGRES` holds a server URL
-//! (`.ci/run` starts one); each test gets a database of its own. With
-//! `SESSION_SECURITY_REQUIRE_POSTGRES=1` a missing server is a failure.
+//! The PostgreSQL half is `#[ignore]`d unless asked for (`--include-ignored`)
+//! and then needs a server URL in `SESSION_SECURITY_TEST_POSTGRES` (`.ci/run`
+//! starts one); each test gets a database of its own.
 
 use std::sync::Arc;
 
@@ -53,7 +53,7 @@ fn backup(hash: &str, expires_at: i64) -> BackupRecord {
 
 /// Declares every suite test for one backend.
 macro_rules! store_suite {
-    ($backend:ident, $make:expr) => {
+    ($backend:ident, $make:expr $(, #[$meta:meta])*) => {
         mod $backend {
             use super::*;
 
@@ -62,12 +62,14 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn migrate_is_idempotent() {
                 let Some(store) = store().await else { return };
                 store.migrate().await.expect("second migrate");
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn insert_then_load_roundtrips() {
                 let Some(store) = store().await else { return };
                 let record = session("a", 1000);
@@ -77,6 +79,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn anonymous_session_has_no_user() {
                 let Some(store) = store().await else { return };
                 let record = SessionRecord {
@@ -89,6 +92,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn duplicate_token_is_refused() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a", 1000)).await.unwrap();
@@ -96,6 +100,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn save_data_replaces_the_data() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a", 1000)).await.unwrap();
@@ -104,6 +109,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn touch_only_moves_forward() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a", 1000)).await.unwrap();
@@ -113,6 +119,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn a_batch_of_touches_only_moves_each_forward() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a", 1000)).await.unwrap();
@@ -134,6 +141,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn concurrent_touches_never_move_backwards() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a", 1000)).await.unwrap();
@@ -155,6 +163,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn delete_removes_the_session() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a", 1000)).await.unwrap();
@@ -177,6 +186,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn rotation_moves_a_live_session_and_keeps_the_later_activity() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("old", 1000)).await.unwrap();
@@ -195,6 +205,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn a_revoked_session_is_not_revived_by_a_rotation() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("old", 1000)).await.unwrap();
@@ -206,6 +217,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn revoking_a_user_ends_all_their_sessions_but_one_and_nobody_elses() {
                 let Some(store) = store().await else { return };
                 for hash in ["a1", "a2", "a3"] {
@@ -226,6 +238,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn revocation_of_a_user_and_rotation_never_leave_a_live_session() {
                 let Some(store) = store().await else { return };
                 let store = Arc::new(store);
@@ -256,6 +269,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn a_backup_names_its_owner_and_stays() {
                 let Some(store) = store().await else { return };
                 store.insert_backup(&backup("b", 5000)).await.unwrap();
@@ -271,6 +285,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn backup_is_single_use() {
                 let Some(store) = store().await else { return };
                 store.insert_backup(&backup("b", 5000)).await.unwrap();
@@ -282,6 +297,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn racing_relogins_get_one_backup() {
                 let Some(store) = store().await else { return };
                 store.insert_backup(&backup("b", 5000)).await.unwrap();
@@ -300,6 +316,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn the_first_tag_key_stays() {
                 let Some(store) = store().await else { return };
                 assert_eq!(store.tag_key("first").await.unwrap(), "first");
@@ -309,6 +326,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn a_users_sessions_are_listed_and_nobody_elses() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("a1", 1000)).await.unwrap();
@@ -332,6 +350,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn a_revoked_session_is_a_tombstone_until_purged() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("r", 1095)).await.unwrap();
@@ -348,6 +367,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn live_sessions_are_counted() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("idle", 1000)).await.unwrap();
@@ -362,6 +382,7 @@ macro_rules! store_suite {
             }
 
             #[rocket::async_test]
+            $(#[$meta])*
             async fn purge_removes_only_what_expired() {
                 let Some(store) = store().await else { return };
                 store.insert(&session("idle", 1000)).await.unwrap();
@@ -398,7 +419,11 @@ macro_rules! store_suite {
 
 store_suite!(sqlite, sqlite_store());
 #[cfg(feature = "postgres")]
-store_suite!(postgres, postgres_store());
+store_suite!(
+    postgres,
+    postgres_store(),
+    #[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
+);
 
 /// A table made before the list of sessions (no `device`) is upgraded.
 #[rocket::async_test]
@@ -426,6 +451,7 @@ async fn an_old_sqlite_table_gains_the_device_column() {
 /// The fairing picks PostgreSQL from the URL alone.
 #[cfg(feature = "postgres")]
 #[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
 async fn the_fairing_runs_on_postgres_by_url() {
     let Some(url) = fresh_postgres_database().await else {
         return;
