@@ -132,9 +132,10 @@
 //!    ```
 //!
 //!    A script may use the crate's own `POST /session_security/logout` with
-//!    the `X-CSRF-Token` header instead (see The crate's routes).
+//!    the `X-CSRF-Token` header instead (the README's "The crate's routes").
 //!
-//! Configuration is optional; the defaults work (see Configuration below).
+//! Configuration is optional; the defaults work (the README's
+//! Configuration section lists every key).
 //!
 //! Nothing is repeated per page: the dialogs come by themselves. What a
 //! protected route and a form need is the application's own security, and it
