@@ -64,6 +64,37 @@ const TOUCH: &str = "UPDATE session_security_sessions SET last_activity = $1 \
 #[cfg(feature = "postgres")]
 const ANNOUNCE: &str = "pg_notify('session_security', $9 || ' ' || left(token_hash, 16))";
 
+/// Whether the sessions table has the device column (tables made before
+/// the list of sessions lack it), per database.
+#[cfg(feature = "sqlite")]
+const TABLE_HAS_DEVICE_SQLITE: &str =
+    "SELECT COUNT(*) FROM pragma_table_info('session_security_sessions') WHERE name = 'device'";
+#[cfg(feature = "postgres")]
+const TABLE_HAS_DEVICE_POSTGRES: &str = "SELECT COUNT(*) FROM information_schema.columns \
+     WHERE table_name = 'session_security_sessions' \
+     AND column_name = 'device' AND table_schema = current_schema()";
+
+/// Creates or upgrades the tables on `conn` (a connection, or a
+/// transaction's).
+async fn migrate_on<DB>(conn: &mut DB::Connection, has_device: &str) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::database::HasArguments<'q>>::Arguments: sqlx::IntoArguments<'q, DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    for statement in SCHEMA {
+        sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    let present: i64 = sqlx::query_scalar(has_device).fetch_one(&mut *conn).await?;
+    if present == 0 {
+        let add = "ALTER TABLE session_security_sessions ADD COLUMN device TEXT";
+        sqlx::query(add).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// A row read as one of the crate's records. The records are plain public
 /// types, with no database driver's trait in the crate's API, so the
 /// mapping from columns lives here.
@@ -152,34 +183,31 @@ impl SqlStore {
 #[rocket::async_trait]
 impl SessionStore for SqlStore {
     async fn migrate(&self) -> Result<(), Error> {
-        for statement in SCHEMA {
-            on_pool!(&self.pool, |p| sqlx::query(statement)
-                .execute(p)
-                .await
-                .map(drop))
-            .db()?;
-        }
-        // Tables made before the list of sessions lack the device column.
-        let missing = match &self.pool {
+        match &self.pool {
             #[cfg(feature = "sqlite")]
             StorePool::Sqlite(p) => {
-                let sql = "SELECT COUNT(*) FROM pragma_table_info('session_security_sessions') \
-                           WHERE name = 'device'";
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.db()? == 0
+                // One process owns the file: nothing to race with.
+                let mut conn = p.acquire().await.db()?;
+                migrate_on::<sqlx::Sqlite>(&mut conn, TABLE_HAS_DEVICE_SQLITE)
+                    .await
+                    .db()
             }
             #[cfg(feature = "postgres")]
             StorePool::Postgres(p) => {
-                let sql = "SELECT COUNT(*) FROM information_schema.columns \
-                           WHERE table_name = 'session_security_sessions' \
-                           AND column_name = 'device' AND table_schema = current_schema()";
-                sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.db()? == 0
+                // Instances that start together would race: PostgreSQL's
+                // `CREATE TABLE IF NOT EXISTS` is not safe against itself.
+                // One transaction under one lock makes the schema once.
+                let mut tx = p.begin().await.db()?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('session_security_schema'), 0)")
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
+                migrate_on::<sqlx::Postgres>(&mut tx, TABLE_HAS_DEVICE_POSTGRES)
+                    .await
+                    .db()?;
+                tx.commit().await.db()
             }
-        };
-        if missing {
-            let add = "ALTER TABLE session_security_sessions ADD COLUMN device TEXT";
-            on_pool!(&self.pool, |p| sqlx::query(add).execute(p).await.map(drop)).db()?;
         }
-        Ok(())
     }
 
     async fn load(&self, token_hash: &str) -> Result<Option<SessionRecord>, Error> {

@@ -464,3 +464,20 @@ async fn the_fairing_runs_on_postgres_by_url() {
     app.advance(10);
     assert_eq!(app.whoami().await, None);
 }
+
+/// Two instances that start together on a new database both launch: the
+/// schema is created once, not raced (PostgreSQL's `CREATE TABLE IF NOT
+/// EXISTS` is not safe against itself).
+#[cfg(feature = "postgres")]
+#[rocket::async_test]
+#[ignore = "needs a PostgreSQL server in SESSION_SECURITY_TEST_POSTGRES; run with -- --include-ignored, as scripts/test-all does (it starts one)"]
+async fn two_instances_migrating_one_new_database_at_once_both_succeed() {
+    for _ in 0..5 {
+        let url = fresh_postgres_database().await.expect("server");
+        let a = SqlStore::connect(&url).await.expect("a");
+        let b = SqlStore::connect(&url).await.expect("b");
+        let (first, second) = rocket::tokio::join!(a.migrate(), b.migrate());
+        first.expect("the first migration");
+        second.expect("the second migration");
+    }
+}
