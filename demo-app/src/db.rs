@@ -458,7 +458,10 @@ mod seed {
     ];
 
     /// Seeds a database with no users yet, in one transaction, so a crash
-    /// half-way leaves nothing and the next start tries again.
+    /// half-way leaves nothing and the next start tries again. Two demo
+    /// instances starting together on one file seed it once: the first
+    /// insert takes SQLite's write lock, and the one that comes second
+    /// finds the users there and leaves.
     pub async fn run_if_empty(db: &Crm) -> Result<(), sqlx::Error> {
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&***db)
@@ -473,15 +476,21 @@ mod seed {
         ] {
             let hash = password::hash(password)
                 .map_err(|e| sqlx::Error::Protocol(format!("password hashing failed: {e}")))?;
-            sqlx::query(
-                "INSERT INTO users (username, display_name, role, password_hash) VALUES (?, ?, ?, ?)",
+            let added = sqlx::query(
+                "INSERT OR IGNORE INTO users (username, display_name, role, password_hash) \
+                 VALUES (?, ?, ?, ?)",
             )
             .bind(username)
             .bind(display_name)
             .bind(role)
             .bind(hash)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+            if added == 0 {
+                // Another instance seeded meanwhile: dropping `tx` rolls back.
+                return Ok(());
+            }
         }
 
         let now = now();
