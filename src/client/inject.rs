@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rocket::{Request, Response};
 
 use crate::client::dialogs::Dialogs;
-use crate::paths::BASE;
 use crate::runtime::Runtime;
 use crate::session::state::RequestSession;
 
@@ -22,7 +21,8 @@ const MAX_PAGE: usize = 8 << 20;
 
 /// Injects the dialogs into `response` when the settings and the page
 /// call for it; with `inject` off, warns once (debug builds) about a
-/// signed-in page that has no include.
+/// signed-in page that has no include. The fairing calls it for signed-in
+/// HTML responses outside the crate's own routes only.
 pub(crate) async fn dialogs(
     runtime: &Runtime,
     request: &Request<'_>,
@@ -39,9 +39,7 @@ pub(crate) async fn dialogs(
     // earlier fairing (`Body::size()`) or its responder preset looks like a
     // page here.
     let sized = response.body().preset_size();
-    // The crate's own pages (the relogin result) run their own script.
-    let own = request.uri().path().starts_with(BASE);
-    if !is_page(response) || own || sized.is_none_or(|size| size > MAX_PAGE) {
+    if !is_page(response) || sized.is_none_or(|size| size > MAX_PAGE) {
         return;
     }
     let dialogs = Dialogs::of(session, runtime, request);

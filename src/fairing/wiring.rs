@@ -274,6 +274,7 @@ impl Fairing for SessionSecurity {
         // are neither, and parsing their media type is no small part of
         // the fairing's cost.
         let signed_in = session.lock().user_id().is_some();
+        // The crate's own pages (the relogin result) run their own script.
         let own = request.uri().path().starts_with(BASE);
         if signed_in && !own && is_html(response) {
             crate::client::inject::dialogs(runtime, request, session, response).await;

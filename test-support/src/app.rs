@@ -8,7 +8,7 @@ use rocket::figment::Figment;
 use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::Value;
-use rocket::{Build, Rocket};
+use rocket::{Build, Orbit, Rocket};
 use rocket_session_security::{ManualClock, SessionAdmin, StoreStats, SESSION_COOKIE};
 use sha2::{Digest, Sha256};
 
@@ -16,6 +16,11 @@ use crate::html::form_body;
 use crate::TempDir;
 
 /// A running application under test.
+/// The instance's [`SessionAdmin`]; the fairing is attached in every test app.
+pub fn admin(rocket: &Rocket<Orbit>) -> &SessionAdmin {
+    SessionAdmin::of(rocket).expect("the fairing is attached")
+}
+
 pub struct TestApp {
     pub client: Client,
     pub clock: ManualClock,
@@ -102,9 +107,7 @@ impl TestApp {
 
     /// What the read path did so far.
     pub fn stats(&self) -> StoreStats {
-        SessionAdmin::of(self.client.rocket())
-            .expect("the fairing is attached")
-            .stats()
+        admin(self.client.rocket()).stats()
     }
 
     /// The store key of this browser's session cookie.

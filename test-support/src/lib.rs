@@ -11,7 +11,7 @@ pub mod pausable;
 pub mod proxy;
 mod temp;
 
-pub use app::{token_hash, TestApp};
+pub use app::{admin, token_hash, TestApp};
 /// The WebDriver client crate, for tests that name its types.
 pub use fantoccini;
 pub use temp::{process_dir, TempDir};

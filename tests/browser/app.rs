@@ -11,8 +11,7 @@ use rocket::response::Redirect;
 use rocket::{get, post, routes, Request, State};
 use rocket_dyn_templates::{context, Template};
 use rocket_session_security::{
-    after_login, catchers, register_templates, Authenticated, CsrfForm, Session, SessionAdmin,
-    SessionSecurity,
+    after_login, catchers, register_templates, Authenticated, CsrfForm, Session, SessionSecurity,
 };
 use test_support::browser::Browser;
 
@@ -309,8 +308,7 @@ impl<'r> rocket::request::FromRequest<'r> for Launched<'r> {
 /// (`SessionSecurity::revoke_user`), as an administrator would.
 #[get("/revoke-user/<user>")]
 async fn revoke_user(user: &str, rocket: Launched<'_>) -> String {
-    let ended = SessionAdmin::of(rocket.0)
-        .expect("the fairing is attached")
+    let ended = test_support::admin(rocket.0)
         .revoke_user(user, Some("admin"))
         .await
         .expect("revoke");

@@ -5,7 +5,7 @@
 
 use crate::common::{figment, LibraryApp, TestApp};
 use rocket::http::{Cookie, Header, Status};
-use rocket_session_security::{SessionAdmin, SESSION_COOKIE};
+use rocket_session_security::SESSION_COOKIE;
 
 fn secure() -> rocket::figment::Figment {
     figment().merge(("session_security.cookie_secure", true))
@@ -36,7 +36,7 @@ async fn the_api_names_the_cookies_the_browser_really_gets() {
     for (figment, prefix) in [(figment(), ""), (secure(), "__Host-")] {
         let app = TestApp::with(figment).await;
         let set = names_set_by_login(&app).await;
-        let admin = SessionAdmin::of(app.client.rocket()).expect("the fairing is attached");
+        let admin = test_support::admin(app.client.rocket());
         let names = admin.cookie_names();
         assert_eq!(names.session, format!("{prefix}{SESSION_COOKIE}"));
         for name in [names.session, names.user] {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::common::{eventually, figment, fresh_postgres_database, LibraryApp, TestApp, T0};
 use rocket::figment::Figment;
 use rocket::http::{Cookie, Header, Status};
-use rocket_session_security::{ManualClock, SessionAdmin, SessionStore, SqlStore, SESSION_COOKIE};
+use rocket_session_security::{ManualClock, SessionStore, SqlStore, SESSION_COOKIE};
 use sqlx::PgPool;
 use test_support::proxy::{Connection, Proxy};
 
@@ -140,8 +140,7 @@ impl Pair {
 
     /// `a` revokes every session of alice (an administrator's call).
     async fn revoke_alice(&self) -> Result<usize, rocket_session_security::Error> {
-        SessionAdmin::of(self.a.client.rocket())
-            .expect("the fairing is attached")
+        test_support::admin(self.a.client.rocket())
             .revoke_user("alice", None)
             .await
     }

@@ -115,8 +115,7 @@ async fn revoking_on_one_instance_ends_the_session_on_the_other_within_a_second(
         "cached on b"
     );
     let cookie = a.session_cookie().expect("cookie");
-    let ended = rocket_session_security::SessionAdmin::of(a.client.rocket())
-        .expect("the fairing is attached")
+    let ended = test_support::admin(a.client.rocket())
         .revoke_user("alice", Some("admin"))
         .await
         .expect("revoke");
@@ -142,8 +141,7 @@ async fn a_tab_streaming_from_one_instance_hears_of_a_revocation_on_the_other() 
     let revoke = async {
         rocket::tokio::time::sleep(Duration::from_millis(100)).await;
         let rocket = a.client.rocket();
-        rocket_session_security::SessionAdmin::of(rocket)
-            .expect("the fairing is attached")
+        test_support::admin(rocket)
             .revoke_user("alice", None)
             .await
             .expect("revoke");
@@ -301,11 +299,7 @@ async fn a_dropped_notification_connection_flushes_the_cache_and_listens_again()
     };
     a.login("alice").await;
     assert!(whoami_via(&b, &a).await.is_some(), "cached on b");
-    let cached = || {
-        rocket_session_security::SessionAdmin::of(b.client.rocket())
-            .expect("the fairing is attached")
-            .cached_sessions()
-    };
+    let cached = || test_support::admin(b.client.rocket()).cached_sessions();
     assert!(cached() >= 1);
     // Cut every listening connection: both instances may have missed
     // notifications now.

@@ -35,9 +35,8 @@ use rocket::local::asynchronous::Client;
 use rocket::serde::json::{Json, Value};
 use rocket::{get, routes};
 use rocket_session_security::{
-    Error, ManualClock, Session, SessionAdmin, SessionEnd, SessionEvent, SessionEvents,
-    SessionInfo, SessionSecurity, SessionStart, SessionStore, SqlStore, BACKUP_COOKIE,
-    SESSION_COOKIE,
+    Error, ManualClock, Session, SessionEnd, SessionEvent, SessionEvents, SessionInfo,
+    SessionSecurity, SessionStart, SessionStore, SqlStore, BACKUP_COOKIE, SESSION_COOKIE,
 };
 use sha2::Sha256;
 use test_support::pausable::{PausableStore, Pause, PausePoint};
@@ -332,10 +331,7 @@ impl World {
         }
         for client in &clients {
             eventually(SECOND * 5, "the instance is coherent", || async {
-                SessionAdmin::of(client.rocket())
-                    .expect("the fairing is attached")
-                    .stats()
-                    .coherent
+                test_support::admin(client.rocket()).stats().coherent
             })
             .await;
         }
@@ -1163,8 +1159,7 @@ impl<'w> Sequence<'w> {
         let on = self.instance();
         let by = self.by();
         let rocket = self.w.instances[on].rocket();
-        let count = SessionAdmin::of(rocket)
-            .expect("the fairing is attached")
+        let count = test_support::admin(rocket)
             .revoke_user(user, by)
             .await
             .expect("revoke_user");
@@ -1283,9 +1278,7 @@ impl<'w> Sequence<'w> {
         let cookies = self.browsers[b].jar.cookies();
         let (reply, count) = rocket::tokio::join!(
             send(&self.w.instances[x], "/inv/cycle", &cookies),
-            SessionAdmin::of(self.w.instances[y].rocket())
-                .expect("the fairing is attached")
-                .revoke_user(&user, by)
+            test_support::admin(self.w.instances[y].rocket()).revoke_user(&user, by)
         );
         let count = count.expect("revoke_user");
         self.browsers[b].jar.apply(&reply.set);
@@ -1486,9 +1479,7 @@ impl<'w> Sequence<'w> {
         let cookies = self.browsers[b].jar.cookies();
         let (reply, count) = rocket::tokio::join!(
             send(&self.w.instances[x], "/logout", &cookies),
-            SessionAdmin::of(self.w.instances[y].rocket())
-                .expect("the fairing is attached")
-                .revoke_user(&user, by)
+            test_support::admin(self.w.instances[y].rocket()).revoke_user(&user, by)
         );
         let count = count.expect("revoke_user");
         self.browsers[b].jar.apply(&reply.set);
@@ -1522,9 +1513,7 @@ impl<'w> Sequence<'w> {
         let path = format!("/login/{user}");
         let (reply, count) = rocket::tokio::join!(
             send(&self.w.instances[x], &path, &cookies),
-            SessionAdmin::of(self.w.instances[y].rocket())
-                .expect("the fairing is attached")
-                .revoke_user(&user, by)
+            test_support::admin(self.w.instances[y].rocket()).revoke_user(&user, by)
         );
         let count = count.expect("revoke_user");
         self.browsers[b].jar.apply(&reply.set);
@@ -1608,9 +1597,7 @@ impl<'w> Sequence<'w> {
                          its row: {row:?}; reported: {told:?}; cached: {:?}; served again: {again}",
                         self.sessions[t].id,
                         self.sessions[t].end,
-                        SessionAdmin::of(client.rocket())
-                            .expect("the fairing is attached")
-                            .cached_sessions(),
+                        test_support::admin(client.rocket()).cached_sessions(),
                     );
                 }
                 let started = Instant::now();
@@ -1956,9 +1943,7 @@ async fn the_lifecycle_holds_its_invariants_on_two_postgres_instances() {
 /// after a moment, and the revocation runs after the write.
 async fn revoke_while_held(client: &Client, gate: &Pause, user: &str, by: Option<&str>) -> usize {
     gate.reached.notified().await;
-    let revoking = SessionAdmin::of(client.rocket())
-        .expect("the fairing is attached")
-        .revoke_user(user, by);
+    let revoking = test_support::admin(client.rocket()).revoke_user(user, by);
     let mut revoking = std::pin::pin!(revoking);
     let ended = match rocket::tokio::time::timeout(Duration::from_millis(300), &mut revoking).await
     {
@@ -2012,8 +1997,7 @@ async fn regression_a_login_racing_revoke_user_is_not_served_from_memory() {
     // it, and the old one too unless the login ended it first.
     assert!((1..=2).contains(&ended), "revoked {ended}: {events:?}");
     let hash = test_support::token_hash(&token);
-    let stored = SessionAdmin::of(client.rocket())
-        .expect("the fairing is attached")
+    let stored = test_support::admin(client.rocket())
         .sessions_of("alice")
         .await;
     assert!(stored.expect("listed").is_empty(), "nothing of alice lives");
@@ -2077,8 +2061,7 @@ async fn regression_a_request_with_the_rotated_away_token_keeps_the_browser_sign
     assert_eq!(ping.body, "\"logout\"", "the old token is refused");
     jar.apply(&cycle.set);
     jar.apply(&ping.set);
-    let live = SessionAdmin::of(client.rocket())
-        .expect("the fairing is attached")
+    let live = test_support::admin(client.rocket())
         .sessions_of("alice")
         .await;
     assert_eq!(live.expect("listed").len(), 1, "alice's session lives on");

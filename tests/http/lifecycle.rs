@@ -8,7 +8,7 @@ use crate::common::{app_with, figment, LibraryApp, TestApp, T0};
 use rocket::http::Status;
 use rocket::tokio::sync::Notify;
 use rocket::{get, routes, State};
-use rocket_session_security::{Error, ManualClock, Session, SessionAdmin, SessionSecurity};
+use rocket_session_security::{Error, ManualClock, Session, SessionSecurity};
 
 /// Holds a rotation until the test has done something in between.
 #[derive(Default)]
@@ -95,8 +95,7 @@ async fn cycle_id_does_not_revive_a_session_revoked_meanwhile() {
     let revoke = async {
         gate.loaded.notified().await;
         let rocket = app.client.rocket();
-        let ended = SessionAdmin::of(rocket)
-            .expect("the fairing is attached")
+        let ended = test_support::admin(rocket)
             .revoke_user("alice", Some("admin"))
             .await;
         assert_eq!(ended.expect("revoked"), 1);
@@ -105,8 +104,7 @@ async fn cycle_id_does_not_revive_a_session_revoked_meanwhile() {
     let ((status, body), ()) = rocket::tokio::join!(rotate, revoke);
     assert_eq!(status, Status::Conflict, "{body}");
     assert_eq!(app.whoami().await, None, "no live copy under a new token");
-    let sessions = SessionAdmin::of(app.client.rocket())
-        .expect("the fairing is attached")
+    let sessions = test_support::admin(app.client.rocket())
         .sessions_of("alice")
         .await;
     assert!(

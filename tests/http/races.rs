@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::common::{app_with, figment, LibraryApp, TestApp, T0};
 use rocket::http::{Cookie, Header, Status};
-use rocket_session_security::{ManualClock, SessionAdmin, SessionSecurity};
+use rocket_session_security::{ManualClock, SessionSecurity};
 use test_support::pausable::{PausableStore, Pause, PausePoint};
 
 /// An app whose store can hold a read, with the given settings.
@@ -81,10 +81,7 @@ async fn a_miss_read_before_a_revocation_does_not_cache_the_revoked_session() {
     let read = whoami_with(&app, &alice);
     let revoke = async {
         let rocket = app.client.rocket();
-        let ended = SessionAdmin::of(rocket)
-            .expect("the fairing is attached")
-            .revoke_user("alice", None)
-            .await;
+        let ended = test_support::admin(rocket).revoke_user("alice", None).await;
         assert_eq!(ended.expect("revoke"), 1);
     };
     with_read_held(&hold, read, revoke).await;
@@ -103,10 +100,7 @@ async fn a_reload_before_a_revocation_does_not_cache_the_revoked_session() {
     let ping = app.ping(None);
     let revoke = async {
         let rocket = app.client.rocket();
-        let ended = SessionAdmin::of(rocket)
-            .expect("the fairing is attached")
-            .revoke_user("alice", None)
-            .await;
+        let ended = test_support::admin(rocket).revoke_user("alice", None).await;
         assert_eq!(ended.expect("revoke"), 1);
     };
     with_read_held(&hold, ping, revoke).await;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::{figment, LibraryApp, TestApp, T0};
 use rocket::http::Status;
-use rocket_session_security::{SessionAdmin, SessionStore, SqlStore, SESSION_COOKIE};
+use rocket_session_security::{SessionStore, SqlStore, SESSION_COOKIE};
 
 fn store_url(figment: &rocket::figment::Figment) -> String {
     figment
@@ -199,11 +199,7 @@ async fn a_bounded_cache_reads_evicted_sessions_back() {
         let cookie = response.cookies().get(SESSION_COOKIE).expect("cookie");
         cookies.push(cookie.clone().into_owned());
     }
-    let stats = || {
-        SessionAdmin::of(client.rocket())
-            .expect("the fairing is attached")
-            .stats()
-    };
+    let stats = || test_support::admin(client.rocket()).stats();
     let before = stats();
     for (cookie, user) in cookies
         .iter()

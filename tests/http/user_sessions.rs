@@ -10,8 +10,8 @@ use rocket::http::{Header, Status};
 use rocket::serde::json::Json;
 use rocket::{get, routes, Orbit, Rocket};
 use rocket_session_security::{
-    ManualClock, Session, SessionAdmin, SessionEnd, SessionEvent, SessionEvents, SessionInfo,
-    SessionSecurity, SessionStart, BACKUP_COOKIE, SIGNED_OUT, USER_COOKIE,
+    ManualClock, Session, SessionEnd, SessionEvent, SessionEvents, SessionInfo, SessionSecurity,
+    SessionStart, BACKUP_COOKIE, SIGNED_OUT, USER_COOKIE,
 };
 
 /// What the hook heard, as `(user, session, reason)`.
@@ -211,16 +211,14 @@ async fn the_application_ends_every_session_of_a_user() {
     w.browsers[2].login("bob").await;
     let rocket: &Rocket<Orbit> = w.browsers[0].client.rocket();
     assert_eq!(
-        SessionAdmin::of(rocket)
-            .expect("the fairing is attached")
+        test_support::admin(rocket)
             .sessions_of("alice")
             .await
             .unwrap()
             .len(),
         2
     );
-    let ended = SessionAdmin::of(rocket)
-        .expect("the fairing is attached")
+    let ended = test_support::admin(rocket)
         .revoke_user("alice", None)
         .await
         .unwrap();

@@ -35,8 +35,7 @@ async fn a_thousand_cookieless_login_forms_store_nothing() {
         );
     }
     assert_eq!(session_rows(&url).await, 0);
-    let admin = rocket_session_security::SessionAdmin::of(client.rocket())
-        .expect("the fairing is attached");
+    let admin = test_support::admin(client.rocket());
     let stats = admin.stats();
     assert_eq!(stats.writes, 0, "{stats:?}");
     // The same counts see a login: its row and its write.
